@@ -1,0 +1,11 @@
+"""granlib: a reproducible, fast replication of GraN-GAN (Bhaskara et al., WACV 2022).
+
+Start with :class:`granlib.gran.GraN`; train with :func:`granlib.train.train`; evaluate with
+:mod:`granlib.metrics`.
+"""
+
+__version__ = "0.1.0"
+
+from granlib.gran import GraN  # noqa: E402
+
+__all__ = ["GraN", "__version__"]

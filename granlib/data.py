@@ -1,0 +1,216 @@
+"""Datasets by name, as uint8 images, with an in-memory sampler for the small ones.
+
+Names: ``cifar10``, ``cifar100`` (train split), ``stl10`` (train+unlabeled, resized to 48), ``lsun_bedroom``
+(torchvision LSUN, or an ImageFolder export), ``celeba`` (all splits, centre crop 140 then resize),
+``imagefolder:<path>`` (any folder of class subfolders) and ``synthetic`` (a tiny deterministic set made in
+code, for tests and smoke runs). Batches come out as float in [-1, 1].
+
+The data root is, in order: the ``root`` argument (a config's ``data_root``), the environment variable
+``GRANLIB_DATA``, then ``./data``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+DATA_ROOT_ENV = "GRANLIB_DATA"
+NAMES = ("cifar10", "cifar100", "stl10", "lsun_bedroom", "celeba", "synthetic")
+NATIVE_RESOLUTION = {"cifar10": 32, "cifar100": 32, "stl10": 48, "lsun_bedroom": 128, "celeba": 64, "synthetic": 32}
+LABELS = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "stl10": "STL-10", "lsun_bedroom": "LSUN bedroom",
+          "celeba": "CelebA", "synthetic": "synthetic (smoke data, not a result)"}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset is neither on disk nor downloadable."""
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data root: ``root``, else $GRANLIB_DATA, else ./data."""
+    return Path(root or os.environ.get(DATA_ROOT_ENV) or "data").expanduser()
+
+
+def dataset_label(name: str) -> str:
+    """Human-readable dataset name for result tables."""
+    if name.startswith("imagefolder:"):
+        path = name.split(":", 1)[1]
+        return "CIFAR-10 (JPEG-q75 copy)" if "cifar10-jpeg" in path else f"ImageFolder {Path(path).name}"
+    return LABELS.get(name, name)
+
+
+class SyntheticImages(Dataset):
+    """A deterministic toy image set: coloured Gaussian blobs on gradients, 8 classes, made in code.
+
+    Same images on every machine and torch version (float32 arithmetic on a seeded CPU generator).
+    """
+
+    def __init__(self, size: int = 512, resolution: int = 32, seed: int = 0):
+        gen = torch.Generator().manual_seed(seed)
+        coords = torch.linspace(-1, 1, resolution)
+        yy, xx = torch.meshgrid(coords, coords, indexing="ij")
+        labels = torch.arange(size) % 8
+        palette = torch.rand(8, 3, generator=gen)
+        centres = torch.rand(size, 2, generator=gen) * 1.2 - 0.6
+        widths = 0.15 + 0.25 * torch.rand(size, 1, 1, generator=gen)
+        blob = torch.exp(-((xx - centres[:, :1, None]) ** 2 + (yy - centres[:, 1:, None]) ** 2) / (2 * widths**2))
+        angle = labels.float()[:, None, None] * (math.pi / 4)
+        ramp = 0.5 + 0.25 * (xx * torch.cos(angle) + yy * torch.sin(angle))
+        images = ramp[:, None] * (1 - palette[labels][:, :, None, None]) + blob[:, None] * palette[labels][:, :, None, None]
+        self.images = (images.clamp(0, 1) * 255).round().to(torch.uint8)
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
+        return self.images[i], int(self.labels[i])
+
+
+def _transform(resolution: int, center_crop: int | None = None):
+    from torchvision import transforms as T
+
+    steps = [T.CenterCrop(center_crop)] if center_crop else []
+    steps += [T.Resize(resolution, antialias=True), T.CenterCrop(resolution), T.PILToTensor()]
+    return T.Compose(steps)
+
+
+def _how_to_provide(name: str, root: Path) -> str:
+    hints = {
+        "lsun_bedroom": f"put LSUN's bedroom_train_lmdb under {root} (torchvision.datasets.LSUN), or export it to an "
+                        f"image folder and use 'imagefolder:<path>'",
+        "celeba": f"put torchvision's celeba/ folder (img_align_celeba and the list files) under {root}",
+    }
+    default = (f"run once with network access (download=True), or copy torchvision's files for {name} into {root}; "
+               f"set the root with the config field data_root or ${DATA_ROOT_ENV}")
+    return hints.get(name, default)
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None, resolution: int | None = None,
+                 download: bool = True) -> Dataset:
+    """The named dataset as (uint8 CHW image, label) pairs at ``resolution`` (default: the dataset's own)."""
+    import torchvision.datasets as tvd
+    from torchvision.datasets import ImageFolder
+
+    base = name.split(":", 1)[0]
+    resolution = resolution or NATIVE_RESOLUTION.get(base, 32)
+    root_path = data_root(root)
+    if name == "synthetic":
+        return SyntheticImages(resolution=resolution)
+    try:
+        if base == "imagefolder":
+            folder = Path(name.split(":", 1)[1]).expanduser()
+            return ImageFolder(str(folder), transform=_transform(resolution))
+        if name == "cifar10":
+            return tvd.CIFAR10(str(root_path), train=True, download=download, transform=_transform(resolution))
+        if name == "cifar100":
+            return tvd.CIFAR100(str(root_path), train=True, download=download, transform=_transform(resolution))
+        if name == "stl10":
+            return tvd.STL10(str(root_path), split="train+unlabeled", download=download,
+                             transform=_transform(resolution))
+        if name == "celeba":
+            return tvd.CelebA(str(root_path), split="all", download=download,
+                              transform=_transform(resolution, center_crop=140))
+        if name == "lsun_bedroom":
+            export = root_path / "lsun_bedroom"
+            if export.is_dir() and not (root_path / "bedroom_train_lmdb").exists():
+                return ImageFolder(str(export), transform=_transform(resolution))
+            return tvd.LSUN(str(root_path), classes=["bedroom_train"], transform=_transform(resolution))
+    except Exception as error:  # torchvision raises RuntimeError/URLError/FileNotFoundError depending on the set
+        where = name.split(":", 1)[1] if base == "imagefolder" else root_path
+        raise DatasetNotFoundError(
+            f"dataset '{name}' is not available under {where} ({type(error).__name__}: {error}). "
+            f"How to provide it: {_how_to_provide(name, root_path)}"
+        ) from error
+    raise ValueError(f"unknown dataset {name!r}; choose one of {NAMES} or 'imagefolder:<path>'")
+
+
+def to_float(images: Tensor) -> Tensor:
+    """uint8 [0, 255] → float [-1, 1]."""
+    return images.float() / 127.5 - 1.0
+
+
+class InMemorySampler:
+    """The whole dataset decoded once into one uint8 tensor (on ``device``); batches by random indices.
+
+    Its random stream is its own ``torch.Generator`` so a checkpoint can restore it exactly.
+    """
+
+    def __init__(self, dataset: Dataset, device: str | torch.device = "cpu", seed: int = 0):
+        if isinstance(dataset, SyntheticImages):
+            images = dataset.images
+        else:
+            loader = DataLoader(dataset, batch_size=500, num_workers=min(4, os.cpu_count() or 1))
+            images = torch.cat([batch for batch, _ in loader])
+        self.images = images.to(device)
+        self.device = torch.device(device)
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def sample(self, batch_size: int) -> Tensor:
+        index = torch.randint(len(self.images), (batch_size,), generator=self.generator)
+        return to_float(self.images[index.to(self.device)])
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+class StreamingSampler:
+    """For sets too large for memory: a shuffling DataLoader, reshuffled with a seed per epoch.
+
+    Resuming restarts the current epoch with its seed, so it is not bit-identical to an uninterrupted run.
+    """
+
+    def __init__(self, dataset: Dataset, device: str | torch.device = "cpu", seed: int = 0, num_workers: int = 4):
+        if len(dataset) == 0:
+            raise ValueError("cannot sample from an empty dataset")
+        self.dataset, self.device, self.seed, self.num_workers = dataset, torch.device(device), seed, num_workers
+        self.epoch, self._iterator, self._buffer = 0, None, None
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def _next_batch(self) -> Tensor:
+        while True:
+            if self._iterator is None:
+                gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+                loader = DataLoader(self.dataset, batch_size=min(256, len(self.dataset)), shuffle=True,
+                                    generator=gen, drop_last=True,
+                                    num_workers=self.num_workers, pin_memory=self.device.type == "cuda")
+                self._iterator = iter(loader)
+            try:
+                return next(self._iterator)[0]
+            except StopIteration:
+                self.epoch, self._iterator = self.epoch + 1, None
+
+    def sample(self, batch_size: int) -> Tensor:
+        parts, have = [], 0
+        if self._buffer is not None:
+            parts, have = [self._buffer], len(self._buffer)
+        while have < batch_size:
+            batch = self._next_batch()
+            parts.append(batch)
+            have += len(batch)
+        images = torch.cat(parts)
+        self._buffer = images[batch_size:] if have > batch_size else None
+        return to_float(images[:batch_size].to(self.device, non_blocking=True))
+
+    def state_dict(self) -> dict:
+        return {"epoch": torch.tensor(self.epoch)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self._iterator, self._buffer = int(state["epoch"]), None, None
+
+
+def make_sampler(dataset: Dataset, device: str | torch.device, seed: int, in_memory: bool = True):
+    """InMemorySampler when asked (32×32/48×48 sets fit easily), else StreamingSampler."""
+    return InMemorySampler(dataset, device, seed) if in_memory else StreamingSampler(dataset, device, seed)

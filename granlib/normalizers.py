@@ -1,0 +1,171 @@
+"""Discriminator normalisers as pluggable pieces, selected by name.
+
+Every normaliser wraps a raw discriminator ``net`` (f: images -> one score per sample) into a
+:class:`Discriminator` with the same three-method interface:
+
+* ``forward(x, generator_step=False) -> [B]``: the score D(x) that the loss sees;
+* ``penalty(real, fake) -> scalar``: a term added to the discriminator loss (WGAN-GP only);
+* ``after_step()``: called after each optimiser step of D (weight clipping only).
+
+K scales every baseline's output, D = K·f, as in the paper's study of K: with SN (and, softly, with GP/WC) f is
+about 1-Lipschitz, so K·f is about K-Lipschitz. For GraN and GN, K = 1/τ divides inside the normalisation.
+
+| name           | D(x)                                  | reference |
+|----------------|---------------------------------------|-----------|
+| ``none``       | K·f(x)                                | plain GAN |
+| ``sn``         | K·f_SN(x), every conv/linear spectrally normalised | Miyato et al. 2018 |
+| ``gp``         | K·f(x) + λ·E[(‖∇f(x̂)‖−1)²] in D's loss | Gulrajani et al. 2017 |
+| ``wc``         | K·f(x), weights clipped to [−c, c]     | Arjovsky et al. 2017 |
+| ``gn``         | K·f/(‖∇f‖+|f|)                         | Wu et al. 2021 (GN-GAN) |
+| ``gran``       | K·f·n/(n²+ε)                           | Bhaskara et al. 2022 |
+| ``gran_inverse``| K·f/(n+ε)                             | the paper's ablation of R |
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from granlib.gran import DEFAULT_EPS, DEFAULT_TAU, GraN
+
+NORMALIZERS = ("none", "sn", "gp", "wc", "gn", "gran", "gran_inverse")
+GRADIENT_NORMALIZERS = ("gn", "gran", "gran_inverse")  # normalisers built on GraN; their D step double-backprops
+
+
+def flat_scores(net: nn.Module, x: Tensor) -> Tensor:
+    """net(x) as [B]; raises unless the net gives one scalar per sample."""
+    out = net(x)
+    if out.numel() != x.shape[0]:
+        raise ValueError(f"discriminator must return one scalar per sample, got {tuple(out.shape)}")
+    return out.reshape(x.shape[0])
+
+
+class Discriminator(nn.Module):
+    """D = K·f: the plain discriminator, and the base of every normaliser."""
+
+    name = "none"
+
+    def __init__(self, net: nn.Module, K: float = 1.0):
+        super().__init__()
+        if not K > 0:
+            raise ValueError(f"K must be > 0, got {K}")
+        self.net = net
+        self.K = float(K)  # output scale, the Lipschitz constant targeted by the paper's study of K
+
+    def raw(self, x: Tensor) -> Tensor:
+        """The unnormalised f(x), [B]."""
+        return flat_scores(self.net, x)
+
+    def forward(self, x: Tensor, generator_step: bool = False) -> Tensor:
+        return self.K * self.raw(x)
+
+    def penalty(self, real: Tensor, fake: Tensor) -> Tensor:
+        return real.new_zeros(())
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        """Hook run after every optimiser step of D."""
+
+
+class SpectralNormDiscriminator(Discriminator):
+    """Spectral norm (one power iteration per forward) on every Conv/Linear of f."""
+
+    name = "sn"
+
+    def __init__(self, net: nn.Module, K: float = 1.0):
+        for module in list(net.modules()):
+            if isinstance(module, (nn.Conv2d, nn.Linear, nn.ConvTranspose2d)):
+                spectral_norm(module)
+        super().__init__(net, K)
+
+
+class GradientPenaltyDiscriminator(Discriminator):
+    """WGAN-GP: λ·E[(‖∇ₓf(x̂)‖₂ − 1)²] on x̂ = αx_real + (1−α)x_fake, α ~ U[0,1] per sample (two-sided)."""
+
+    name = "gp"
+
+    def __init__(self, net: nn.Module, K: float = 1.0, gp_weight: float = 10.0):
+        super().__init__(net, K)
+        self.gp_weight = float(gp_weight)  # λ of Gulrajani et al.
+
+    def penalty(self, real: Tensor, fake: Tensor, alpha: Tensor | None = None) -> Tensor:
+        if alpha is None:
+            alpha = torch.rand(real.shape[0], device=real.device, dtype=real.dtype)
+        alpha = alpha.reshape(-1, *([1] * (real.dim() - 1)))
+        x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.raw(x_hat).sum(), x_hat, create_graph=True)
+        norm = grad.flatten(1).norm(dim=1)
+        return self.gp_weight * ((norm - 1) ** 2).mean()  # λ·E[(‖∇f(x̂)‖ − 1)²]
+
+
+class WeightClippingDiscriminator(Discriminator):
+    """WGAN: every parameter of f clamped to [−c, c] after each D step."""
+
+    name = "wc"
+
+    def __init__(self, net: nn.Module, K: float = 1.0, clip: float = 0.01):
+        super().__init__(net, K)
+        self.clip = float(clip)  # c of Arjovsky et al.
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        for p in self.net.parameters():
+            p.clamp_(-self.clip, self.clip)
+
+
+class GradientNormalizedDiscriminator(Discriminator):
+    """GraN (``gran``, ``gran_inverse``) or GN-GAN (``gn``) around f; see :mod:`granlib.gran`."""
+
+    def __init__(self, net: nn.Module, K: float = 1.0 / DEFAULT_TAU, eps: float = DEFAULT_EPS, variant: str = "gran"):
+        nn.Module.__init__(self)  # f lives once, inside GraN (see the ``net`` property)
+        if not K > 0:
+            raise ValueError(f"K must be > 0, got {K}")
+        self.K = float(K)
+        self.gran = GraN(net, eps=eps, tau=1.0 / K, variant=variant)
+        self.name = {"gran": "gran", "inverse": "gran_inverse", "gn": "gn"}[variant]
+
+    @property
+    def net(self) -> nn.Module:  # type: ignore[override]
+        return self.gran.net
+
+    def forward(self, x: Tensor, generator_step: bool = False) -> Tensor:
+        return self.gran(x, generator_step=generator_step)
+
+
+def default_K(normalizer: str) -> float:
+    """K used when a config leaves it unset: 1/DEFAULT_TAU for GraN variants, 1 otherwise."""
+    return 1.0 / DEFAULT_TAU if normalizer in ("gran", "gran_inverse") else 1.0
+
+
+def build_discriminator(
+    normalizer: str,
+    net: nn.Module,
+    *,
+    K: float | None = None,  # Lipschitz scale; None picks default_K(normalizer)
+    eps: float = DEFAULT_EPS,  # ε of GraN's R(n)
+    gp_weight: float = 10.0,  # λ of WGAN-GP
+    clip: float = 0.01,  # c of weight clipping
+) -> Discriminator:
+    """The one code path that turns a raw discriminator into a normalised one, by name."""
+    K = default_K(normalizer) if K is None else K
+    if normalizer == "none":
+        return Discriminator(net, K)
+    if normalizer == "sn":
+        return SpectralNormDiscriminator(net, K)
+    if normalizer == "gp":
+        return GradientPenaltyDiscriminator(net, K, gp_weight=gp_weight)
+    if normalizer == "wc":
+        return WeightClippingDiscriminator(net, K, clip=clip)
+    if normalizer in GRADIENT_NORMALIZERS:
+        variant = {"gran": "gran", "gran_inverse": "inverse", "gn": "gn"}[normalizer]
+        return GradientNormalizedDiscriminator(net, K, eps=eps, variant=variant)
+    raise ValueError(f"unknown normalizer {normalizer!r}; choose one of {NORMALIZERS}")
+
+
+def gradient_norms(disc: Discriminator, x: Tensor) -> tuple[Tensor, Tensor]:
+    """(‖∇ₓf‖, ‖∇ₓD‖) per sample, for logging; D's n held as in the generator step (a.e. exact)."""
+    x = x.detach().requires_grad_(True)
+    (grad_f,) = torch.autograd.grad(disc.raw(x).sum(), x)
+    (grad_d,) = torch.autograd.grad(disc(x, generator_step=True).sum(), x)
+    return grad_f.flatten(1).norm(dim=1), grad_d.flatten(1).norm(dim=1)

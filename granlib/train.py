@@ -1,0 +1,365 @@
+"""Training: ``train(config, run_dir)`` writes a self-describing run directory.
+
+Layout of a run directory (StyleGAN2-ADA style)::
+
+    config.json        the TrainConfig, exactly; a resumed run must match it (execution-only fields may differ)
+    provenance.json    granlib/torch versions, device name, start date
+    stats.jsonl        one line per ``log_every``: losses, D outputs, ‖∇f‖ and ‖∇D‖ statistics, lr, s/iteration
+    metrics.jsonl      one line per evaluation (``eval_every``)
+    samples/           EMA-G on a fixed noise, PNG grids
+    checkpoints/latest.pt   G, D, EMA-G, optimisers, schedulers, step, RNG states, config (atomic)
+
+Run as a script: ``python -m granlib.train --config cfg.yaml --run-dir runs/x`` (and under ``torchrun`` for
+several processes, see :mod:`granlib.distributed`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from granlib.checkpoint import atomic_save, atomic_write_text, load_checkpoint
+from granlib.config import TrainConfig, config_differences
+from granlib.data import dataset_label, load_dataset, make_sampler
+from granlib.losses import get_loss
+from granlib.models import build_models
+from granlib.normalizers import build_discriminator, gradient_norms
+
+# Fields that only change how a run executes, not what it computes; a resumed run may change them.
+EXECUTION_FIELDS = {"device", "data_root", "log_every", "sample_every", "checkpoint_every", "eval_every",
+                    "eval_samples", "eval_feature_extractor", "fast"}
+
+
+class ConfigMismatchError(ValueError):
+    """A run directory holds a run whose hyper-parameters differ from the requested config."""
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class LinearDecay:
+    """lr factor 1 − step/total (Mimicry's linear decay); a class so the scheduler's state is saved."""
+
+    def __init__(self, total: int, enabled: bool = True):
+        self.total, self.enabled = total, enabled
+
+    def __call__(self, step: int) -> float:
+        return max(0.0, 1.0 - step / self.total) if self.enabled else 1.0
+
+
+def accumulate(totals: dict[str, Tensor], stats: dict[str, Tensor], weight: float = 1.0) -> None:
+    """Add ``weight``·stats into totals on the device; keys starting with ``max_`` keep the maximum."""
+    for key, value in stats.items():
+        if key.startswith("max_"):
+            totals[key] = torch.maximum(totals[key], value) if key in totals else value
+        else:
+            totals[key] = totals.get(key, 0) + weight * value
+
+
+class GAN(nn.Module):
+    """G, the normalised D, EMA-G, their optimisers and one training iteration.
+
+    ``iteration(reals, d_noises, g_noise)`` takes its random inputs as arguments so that tests (and
+    distributed training) can inject them; ``sample_inputs`` draws them from the global RNG.
+    """
+
+    def __init__(self, config: TrainConfig, device: torch.device):
+        super().__init__()
+        self.config = config
+        generator, d_net = build_models(config.architecture, config.resolution, nz=config.nz, ngf=config.ngf,
+                                        ndf=config.ndf)
+        self.G = generator.to(device)
+        self.D = build_discriminator(config.normalizer, d_net, K=config.K, eps=config.eps,
+                                     gp_weight=config.gp_weight, clip=config.clip).to(device)
+        self.ema_G = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.d_loss, self.g_loss = get_loss(config.loss)
+        fused = device.type == "cuda"
+        self.opt_g = torch.optim.Adam(self.G.parameters(), config.lr_g, betas=config.betas_g, fused=fused)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), config.lr_d, betas=config.betas_d, fused=fused)
+        decay = config.lr_decay == "linear"
+        if config.lr_decay not in ("linear", "none"):
+            raise ValueError(f"lr_decay must be 'linear' or 'none', got {config.lr_decay!r}")
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, LinearDecay(config.iterations, decay))
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, LinearDecay(config.iterations, decay))
+        self.device = device
+
+    # --- one iteration
+    def sample_inputs(self, sampler) -> tuple[list[Tensor], list[Tensor], Tensor]:
+        c = self.config
+        reals = [sampler.sample(c.batch_size_d) for _ in range(c.n_dis)]
+        d_noises = [torch.randn(c.batch_size_d, c.nz, device=self.device) for _ in range(c.n_dis)]
+        return reals, d_noises, torch.randn(c.batch_size_g, c.nz, device=self.device)
+
+    def d_step(self, real: Tensor, z: Tensor, gp_alpha: Tensor | None = None) -> dict[str, Tensor]:
+        with torch.no_grad():
+            fake = self.G(z)
+        scores = self.D(torch.cat([real, fake]))  # real and fake through D in one forward
+        d_real, d_fake = scores[: len(real)], scores[len(real):]
+        loss, loss_real, loss_fake = self.d_loss(d_real, d_fake)
+        if gp_alpha is not None:
+            penalty = self.D.penalty(real, fake, alpha=gp_alpha)
+        else:
+            penalty = self.D.penalty(real, fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        (loss + penalty).backward()
+        self.opt_d.step()
+        self.D.after_step()
+        return {"loss_d": loss.detach(), "loss_d_real": loss_real.detach(), "loss_d_fake": loss_fake.detach(),
+                "penalty": penalty.detach(), "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean(),
+                "max_abs_d": scores.detach().abs().max()}
+
+    def g_step(self, z: Tensor) -> dict[str, Tensor]:
+        self.D.requires_grad_(False)  # D is a fixed function during the G step
+        try:
+            loss = self.g_loss(self.D(self.G(z), generator_step=True))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+        finally:
+            self.D.requires_grad_(True)
+        return {"loss_g": loss.detach()}
+
+    @torch.no_grad()
+    def update_ema(self, step: int) -> None:
+        """ema ← ema + (1 − β)(θ − ema) after ``ema_start``; a plain copy before; buffers (BN stats) copied."""
+        ema_params, params = list(self.ema_G.parameters()), list(self.G.parameters())
+        if step < self.config.ema_start:
+            torch._foreach_copy_(ema_params, params)
+        else:
+            torch._foreach_lerp_(ema_params, params, 1.0 - self.config.ema_decay)
+        for ema_buffer, buffer in zip(self.ema_G.buffers(), self.G.buffers()):
+            ema_buffer.copy_(buffer)
+
+    def iteration(self, step: int, reals: list[Tensor], d_noises: list[Tensor], g_noise: Tensor,
+                  gp_alphas: list[Tensor] | None = None) -> dict[str, Tensor]:
+        """n_dis D steps, one G step, EMA and lr schedule; returns device-side statistics (no host sync)."""
+        stats: dict[str, Tensor] = {}
+        for i, (real, z) in enumerate(zip(reals, d_noises)):
+            accumulate(stats, self.d_step(real, z, gp_alphas[i] if gp_alphas else None), 1.0 / len(reals))
+        stats.update(self.g_step(g_noise))
+        self.update_ema(step)
+        self.sched_g.step()
+        self.sched_d.step()
+        return stats
+
+    # --- checkpoint state
+    def training_state(self) -> dict:
+        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "ema_G": self.ema_G.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict()}
+
+    def load_training_state(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.ema_G.load_state_dict(state["ema_G"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        self.sched_d.load_state_dict(state["sched_d"])
+
+
+def rng_state(sampler) -> dict:
+    state = {"torch": torch.get_rng_state(), "sampler": sampler.state_dict()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict, sampler) -> None:
+    torch.set_rng_state(state["torch"])
+    sampler.load_state_dict(state["sampler"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def prepare_run_dir(config: TrainConfig, run_dir: Path) -> None:
+    """Create the run directory, or check that an existing one holds the same hyper-parameters."""
+    config_path = run_dir / "config.json"
+    if config_path.exists():
+        saved = json.loads(config_path.read_text())
+        differences = [line for line in config_differences(saved, config.to_dict())
+                       if line.split(":")[0] not in EXECUTION_FIELDS]
+        if differences:
+            raise ConfigMismatchError(
+                f"{run_dir} holds a run with other hyper-parameters; refusing to resume. Differences "
+                f"(saved -> requested):\n  " + "\n  ".join(differences) + "\nUse a new run directory.")
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(json.dumps(config.to_dict(), indent=2) + "\n", config_path)
+
+
+def _truncate_jsonl(path: Path, last_step: int) -> None:
+    """Drop lines logged after the checkpoint we resume from (they will be logged again)."""
+    if path.exists():
+        lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= last_step]
+        atomic_write_text("".join(line + "\n" for line in lines), path)
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def run_is_finished(run_dir: str | Path) -> bool:
+    """True when the run directory's latest checkpoint is at its final iteration."""
+    path = Path(run_dir) / "checkpoints" / "latest.pt"
+    if not path.exists():
+        return False
+    config = json.loads((Path(run_dir) / "config.json").read_text())
+    return int(load_checkpoint(path)["step"]) >= config["iterations"]
+
+
+def save_samples(gan: GAN, fixed_z: Tensor, path: Path) -> None:
+    from torchvision.utils import save_image
+
+    with torch.no_grad():
+        images = gan.ema_G(fixed_z).float()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(images, path, nrow=8, normalize=True, value_range=(-1, 1))
+
+
+def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_steps: int | None = None,
+          evaluator=None) -> Path:
+    """Train (or resume) the run described by ``config`` in ``run_dir``; returns ``run_dir``.
+
+    ``max_steps`` stops after that many iterations in total (as if interrupted); re-running resumes.
+    ``evaluator(ema_G, step) -> dict`` overrides the default periodic evaluation (``eval_every``).
+    """
+    from tqdm.auto import tqdm
+
+    run_dir = Path(run_dir)
+    device = resolve_device(config.device)
+    prepare_run_dir(config, run_dir)
+    torch.manual_seed(config.seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(config.seed)
+    gan = GAN(config, device)
+    dataset = load_dataset(config.dataset, config.data_root, config.resolution)
+    sampler = make_sampler(dataset, device, config.seed, config.in_memory)
+    fixed_z = torch.randn(64, config.nz, generator=torch.Generator().manual_seed(config.seed + 1)).to(device)
+
+    checkpoint_path = run_dir / "checkpoints" / "latest.pt"
+    start = 0
+    if checkpoint_path.exists():
+        state = load_checkpoint(checkpoint_path, map_location=device)
+        gan.load_training_state(state)
+        set_rng_state(state["rng"], sampler)
+        start = int(state["step"])
+    else:
+        atomic_write_text(json.dumps(provenance(config, device), indent=2) + "\n", run_dir / "provenance.json")
+    for name in ("stats.jsonl", "metrics.jsonl"):
+        _truncate_jsonl(run_dir / name, start)
+    if evaluator is None and config.eval_every:
+        evaluator = default_evaluator(config, device)
+
+    def save_checkpoint(step: int) -> None:
+        atomic_save({"step": step, "config": config.to_dict(), "rng": rng_state(sampler),
+                     **gan.training_state()}, checkpoint_path)
+
+    stop = min(config.iterations, max_steps if max_steps is not None else config.iterations)
+    sums: dict[str, Tensor] = {}
+    first_bad_step = torch.tensor(float("inf"), device=device)
+    window_start, window_steps = time.perf_counter(), 0
+    progress = tqdm(range(start, stop), initial=start, total=config.iterations, disable=quiet, desc=run_dir.name)
+    for step in progress:
+        stats = gan.iteration(step, *gan.sample_inputs(sampler))
+        finite = torch.isfinite(stats["loss_d"]) & torch.isfinite(stats["loss_g"])
+        first_bad_step = torch.where(~finite & torch.isinf(first_bad_step),
+                                     torch.tensor(float(step + 1), device=device), first_bad_step)
+        accumulate(sums, stats)
+        window_steps += 1
+        done = step + 1
+        at = lambda every: every and (done % every == 0 or done == stop)  # noqa: E731
+        if at(config.log_every) or at(config.checkpoint_every) or at(config.eval_every):
+            if torch.isfinite(first_bad_step):
+                raise NonFiniteLossError(
+                    f"non-finite loss at iteration {int(first_bad_step.item())} of {run_dir}; the last good "
+                    f"checkpoint ({checkpoint_path}) is kept")
+        if at(config.log_every):
+            record = {k: v.item() / (1 if k.startswith("max_") else window_steps) for k, v in sums.items()}
+            grad_f, grad_d = _gradient_norm_sample(gan, sampler)
+            elapsed = time.perf_counter() - window_start
+            record.update(step=done, grad_f_mean=grad_f.mean().item(), grad_f_max=grad_f.max().item(),
+                          grad_d_mean=grad_d.mean().item(), grad_d_max=grad_d.max().item(),
+                          lr_d=gan.opt_d.param_groups[0]["lr"], lr_g=gan.opt_g.param_groups[0]["lr"],
+                          sec_per_it=elapsed / window_steps)
+            _append_jsonl(run_dir / "stats.jsonl", record)
+            progress.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
+            sums, window_start, window_steps = {}, time.perf_counter(), 0
+        if at(config.sample_every):
+            save_samples(gan, fixed_z, run_dir / "samples" / f"step_{done:07d}.png")
+        if evaluator is not None and at(config.eval_every):
+            _append_jsonl(run_dir / "metrics.jsonl", {"step": done, **evaluator(gan.ema_G, done)})
+        if at(config.checkpoint_every) or done == stop:
+            save_checkpoint(done)
+    progress.close()
+    return run_dir
+
+
+def _gradient_norm_sample(gan: GAN, sampler, n: int = 16) -> tuple[Tensor, Tensor]:
+    """‖∇ₓf‖ and ‖∇ₓD‖ on n real and n fake images (RNG state preserved, so logging never changes a run)."""
+    cpu_state = torch.get_rng_state()
+    cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    sampler_state = sampler.state_dict()
+    try:
+        real = sampler.sample(n)
+        with torch.no_grad():
+            fake = gan.G(torch.randn(n, gan.config.nz, device=gan.device))
+        return gradient_norms(gan.D, torch.cat([real, fake]))
+    finally:
+        torch.set_rng_state(cpu_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state_all(cuda_state)
+        sampler.load_state_dict(sampler_state)
+
+
+def provenance(config: TrainConfig, device: torch.device) -> dict:
+    import granlib
+
+    return {"granlib": granlib.__version__, "torch": torch.__version__,
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "dataset": config.dataset_variant or dataset_label(config.dataset),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def default_evaluator(config: TrainConfig, device: torch.device):
+    """Periodic feature-distance evaluation of EMA-G against the training set (see granlib.metrics)."""
+    from granlib.metrics import evaluate_against_dataset
+
+    def evaluator(ema_G: nn.Module, step: int) -> dict:
+        return evaluate_against_dataset(ema_G, config, n_samples=config.eval_samples, device=device)
+
+    return evaluator
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Train one GAN run (resumes if the run directory exists).")
+    parser.add_argument("--config", required=True, help="a .yaml or .json TrainConfig (may name a 'preset')")
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    config = TrainConfig.load(args.config)
+    from granlib import distributed
+
+    if distributed.launched_by_torchrun():
+        distributed.train_distributed(config, args.run_dir, quiet=args.quiet)
+    else:
+        train(config, args.run_dir, quiet=args.quiet)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+# Sourced by run_all.sh and run_tests.sh: sets PY to a Python that imports granlib from this checkout.
+# Uses the active environment (venv or conda) when it already has granlib installed from here;
+# otherwise creates .venv and installs torch, then this package with its dev extras.
+# Override the torch install with GRANLIB_TORCH_SPEC (e.g. "torch torchvision" for the newest builds).
+repo_root="$(pwd)"
+granlib_here() {
+  "$1" - "$repo_root" <<'PY' 2>/dev/null
+import pathlib, sys
+import granlib
+sys.exit(0 if pathlib.Path(granlib.__file__).resolve().is_relative_to(pathlib.Path(sys.argv[1]).resolve()) else 1)
+PY
+}
+PY=""
+for candidate in "${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}" "${CONDA_PREFIX:+$CONDA_PREFIX/bin/python}" \
+                 "$repo_root/.venv/bin/python"; do
+  if [ -n "$candidate" ] && [ -x "$candidate" ] && granlib_here "$candidate"; then PY="$candidate"; break; fi
+done
+if [ -z "$PY" ]; then
+  base_python="$(command -v python3.11 || command -v python3.12 || command -v python3.10 || command -v python3)"
+  "$base_python" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 12) else 1)' || {
+    echo "granlib needs Python 3.10-3.12; found $("$base_python" --version 2>&1)" >&2; exit 1; }
+  echo "== setting up .venv with $("$base_python" --version) (first run only)" >&2
+  "$base_python" -m venv "$repo_root/.venv"
+  PY="$repo_root/.venv/bin/python"
+  "$PY" -m pip install -q --upgrade pip
+  # shellcheck disable=SC2086
+  "$PY" -m pip install -q ${GRANLIB_TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}
+  "$PY" -m pip install -q -e "$repo_root[dev]"
+fi
+export PY

@@ -1,0 +1,77 @@
+import pytest
+import torch
+from PIL import Image
+
+from granlib.data import (
+    DatasetNotFoundError,
+    InMemorySampler,
+    StreamingSampler,
+    SyntheticImages,
+    data_root,
+    dataset_label,
+    load_dataset,
+)
+
+
+def test_synthetic_is_deterministic_uint8():
+    a, b = SyntheticImages(size=64), SyntheticImages(size=64)
+    assert a.images.dtype == torch.uint8 and a.images.shape == (64, 3, 32, 32)
+    assert torch.equal(a.images, b.images)
+    assert a.images.float().std() > 20  # not a constant image
+    assert SyntheticImages(size=8, resolution=48).images.shape == (8, 3, 48, 48)
+
+
+def test_in_memory_sampler_range_and_resume():
+    sampler = InMemorySampler(SyntheticImages(size=64))
+    batch = sampler.sample(16)
+    assert batch.shape == (16, 3, 32, 32) and batch.min() >= -1 and batch.max() <= 1
+    state = sampler.state_dict()
+    first = sampler.sample(8)
+    sampler.load_state_dict(state)
+    assert torch.equal(first, sampler.sample(8))
+
+
+def make_image_folder(root, n_per_class=3, size=20):
+    for label in ("cat", "dog"):
+        (root / label).mkdir(parents=True)
+        for i in range(n_per_class):
+            Image.new("RGB", (size, size), color=(i * 40, 100, 200 if label == "cat" else 0)).save(root / label / f"{i}.png")
+
+
+def test_imagefolder_resized_uint8(tmp_path):
+    make_image_folder(tmp_path)
+    dataset = load_dataset(f"imagefolder:{tmp_path}", resolution=16)
+    image, label = dataset[0]
+    assert image.dtype == torch.uint8 and image.shape == (3, 16, 16) and label in (0, 1)
+    assert len(InMemorySampler(dataset)) == 6
+    streaming = StreamingSampler(dataset, num_workers=0)
+    assert streaming.sample(10).shape == (10, 3, 16, 16)  # spans more than one epoch
+
+
+def test_missing_dataset_error_names_dataset_root_and_remedy(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("cifar10", root=tmp_path, download=False)
+    message = str(info.value)
+    assert "cifar10" in message and str(tmp_path) in message and "GRANLIB_DATA" in message
+    with pytest.raises(DatasetNotFoundError, match="lsun_bedroom"):
+        load_dataset("lsun_bedroom", root=tmp_path)
+    with pytest.raises(DatasetNotFoundError, match="no_such_folder"):
+        load_dataset(f"imagefolder:{tmp_path / 'no_such_folder'}")
+
+
+def test_data_root_precedence(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRANLIB_DATA", str(tmp_path))
+    assert data_root() == tmp_path
+    assert str(data_root("/elsewhere")) == "/elsewhere"
+    monkeypatch.delenv("GRANLIB_DATA")
+    assert str(data_root()) == "data"
+
+
+def test_labels():
+    assert dataset_label("imagefolder:/x/cifar10-jpeg/train") == "CIFAR-10 (JPEG-q75 copy)"
+    assert dataset_label("stl10") == "STL-10"
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        load_dataset("mnist")

@@ -1,0 +1,144 @@
+import pytest
+import torch
+from torch import nn
+
+from granlib.gran import GraN, normalize
+from tests.conftest import relu_mlp
+
+VARIANTS = ["gran", "inverse", "gn"]
+
+
+def per_sample_value_and_grad(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """f and ∇ₓf one sample at a time, independently of GraN's batched trick."""
+    values, grads = [], []
+    for xi in x:
+        xi = xi.unsqueeze(0).clone().requires_grad_(True)
+        fi = net(xi).reshape(())
+        (gi,) = torch.autograd.grad(fi, xi)
+        values.append(fi.detach())
+        grads.append(gi.flatten())
+    return torch.stack(values), torch.stack(grads)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_matches_formula(piecewise_net, variant):
+    net, x = piecewise_net
+    eps, tau = 0.3, 0.7
+    f, grad = per_sample_value_and_grad(net, x)
+    n = grad.norm(dim=1)
+    expected = {"gran": f * n / (n**2 + eps) / tau, "inverse": f / (n + eps) / tau, "gn": f / (n + f.abs()) / tau}
+    g = GraN(net, eps=eps, tau=tau, variant=variant)(x)
+    assert g.shape == (x.shape[0],)
+    torch.testing.assert_close(g, expected[variant], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_gradient_norm_bounded_by_K(piecewise_net, variant):
+    net, x = piecewise_net
+    eps, tau = 1e-2, 0.5
+    x = x.clone().requires_grad_(True)
+    g = GraN(net, eps=eps, tau=tau, variant=variant)(x)
+    (grad_g,) = torch.autograd.grad(g.sum(), x)
+    norms = grad_g.flatten(1).norm(dim=1)
+    assert (norms <= 1 / tau * (1 + 1e-12)).all()
+    if variant == "gran":
+        assert (norms < 1 / tau).all()
+        _, grad_f = per_sample_value_and_grad(net, x.detach())
+        n = grad_f.norm(dim=1)
+        torch.testing.assert_close(norms, n**2 / (n**2 + eps) / tau, rtol=1e-10, atol=0)  # ‖∇g‖ = K n²/(n²+ε)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_finite_differences_agree_with_autograd(piecewise_net, variant):
+    net, x = piecewise_net
+    gran = GraN(net, eps=1e-2, tau=2.0, variant=variant)
+    x = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(gran(x).sum(), x)
+    direction = torch.randn_like(x)
+    direction = direction / direction.flatten(1).norm(dim=1).view(-1, *[1] * (x.dim() - 1))
+    h = 1e-6  # far below the size of a linear region of these nets
+    with torch.no_grad():
+        f_plus, f_minus, f_0 = net(x + h * direction).flatten(), net(x - h * direction).flatten(), net(x).flatten()
+    # same linear region on both sides: f is exactly affine along the segment
+    torch.testing.assert_close(f_plus - f_0, f_0 - f_minus, rtol=1e-6, atol=1e-12)
+    fd = (gran(x.detach() + h * direction) - gran(x.detach() - h * direction)) / (2 * h)
+    autograd = (grad * direction).flatten(1).sum(dim=1)
+    torch.testing.assert_close(fd.detach(), autograd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_generator_step_gradient_equals_double_backprop(variant):
+    torch.manual_seed(3)
+    generator = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 6)).double()
+    gran = GraN(relu_mlp(6, seed=5), eps=1e-3, tau=0.5, variant=variant)
+    z = torch.randn(64, 4, dtype=torch.float64)
+
+    def generator_gradients(generator_step: bool) -> list[torch.Tensor]:
+        loss = torch.nn.functional.softplus(-gran(generator(z), generator_step=generator_step)).mean()
+        return torch.autograd.grad(loss, list(generator.parameters()))
+
+    cheap, exact = generator_gradients(True), generator_gradients(False)
+    for a, b in zip(cheap, exact):
+        assert (a - b).norm() <= 1e-10 * b.norm()
+    assert torch.equal(gran(generator(z), generator_step=True), gran(generator(z)))
+
+
+def test_discriminator_gradient_flows_through_the_norm():
+    """The D step must differentiate n = ‖∇f‖ w.r.t. D's parameters (double backprop)."""
+    net = relu_mlp(6, seed=2)
+    x = torch.randn(16, 6, dtype=torch.float64)
+    gran = GraN(net, eps=1e-3, tau=1.0)
+    full = torch.autograd.grad(gran(x).sum(), list(net.parameters()))
+    held = torch.autograd.grad(gran(x, generator_step=True).sum(), list(net.parameters()))
+    assert max((a - b).abs().max().item() for a, b in zip(full, held)) > 1e-6
+
+
+def test_reduced_precision_normalises_in_float32():
+    net = relu_mlp(6).float()
+    x = torch.randn(8, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        g = GraN(net, eps=1e-4, tau=1.0)(x)
+    assert g.dtype == torch.float32
+
+
+def test_normalize_gn_value():
+    f, n = torch.tensor([2.0, -1.0]), torch.tensor([3.0, 1.0])
+    torch.testing.assert_close(normalize(f, n, 1e-4, 1.0, "gn"), torch.tensor([2 / 5, -1 / 2]))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"variant": "spectral"}, "unknown GraN variant"),
+    ({"eps": 0.0}, "eps must be > 0"),
+    ({"eps": -1.0}, "eps must be > 0"),
+    ({"tau": 0.0}, "tau must be > 0"),
+])
+def test_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GraN(relu_mlp(6), **kwargs)
+
+
+def test_rejects_non_scalar_output():
+    net = nn.Sequential(nn.Linear(6, 2)).double()
+    with pytest.raises(ValueError, match="one scalar per sample"):
+        GraN(net, eps=1e-4)(torch.randn(4, 6, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("norm", [nn.BatchNorm1d(8), nn.SyncBatchNorm(8)])
+def test_refuses_batchnorm(norm):
+    net = nn.Sequential(nn.Linear(6, 8), norm, nn.ReLU(), nn.Linear(8, 1))
+    with pytest.raises(ValueError, match="BatchNorm"):
+        GraN(net, eps=1e-4)
+
+
+def test_batchnorm_would_couple_samples():
+    """Why BatchNorm is refused: the batched gradient trick then differs from per-sample gradients."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1)).double().train()
+    x = torch.randn(8, 6, dtype=torch.float64, requires_grad=True)
+    (batched,) = torch.autograd.grad(net(x).sum(), x)
+    _, single = per_sample_value_and_grad(net.eval(), x.detach())
+    assert not torch.allclose(batched, single.view_as(batched))
+
+
+def test_exposes_K():
+    assert GraN(relu_mlp(6), eps=1e-4, tau=4.0).K == 0.25

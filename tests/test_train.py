@@ -1,0 +1,100 @@
+import json
+
+import pytest
+import torch
+
+from granlib.checkpoint import load_checkpoint
+from granlib.config import PRESETS, TrainConfig, preset
+from granlib.losses import LOSSES
+from granlib.normalizers import NORMALIZERS
+from granlib.train import ConfigMismatchError, NonFiniteLossError, run_is_finished, train
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("normalizer", NORMALIZERS)
+def test_every_pair_trains_three_iterations(tmp_path, normalizer, loss):
+    config = preset("tiny", normalizer=normalizer, loss=loss, iterations=3, log_every=1, sample_every=3)
+    train(config, tmp_path, quiet=True)
+    stats = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in stats] == [1, 2, 3]
+    for s in stats:
+        assert all(torch.isfinite(torch.tensor(v)) for v in s.values())
+        assert {"loss_d", "loss_g", "grad_f_mean", "grad_d_max", "lr_d", "sec_per_it"} <= set(s)
+
+
+def test_run_directory_is_self_describing(tmp_path):
+    config = preset("tiny", iterations=10)
+    train(config, tmp_path, quiet=True)
+    assert TrainConfig.from_dict(json.loads((tmp_path / "config.json").read_text())) == config
+    assert json.loads((tmp_path / "provenance.json").read_text())["device"] == "cpu"
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_0000010.png"]
+    state = load_checkpoint(tmp_path / "checkpoints" / "latest.pt")  # weights_only=True
+    assert state["step"] == 10 and {"G", "D", "ema_G", "opt_g", "opt_d", "sched_g", "sched_d", "rng"} <= set(state)
+    assert run_is_finished(tmp_path)
+
+
+@pytest.mark.parametrize("normalizer", ["gran", "sn", "gp"])
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, normalizer):
+    config = preset("tiny", normalizer=normalizer, iterations=8, checkpoint_every=4, log_every=2)
+    train(config, tmp_path / "straight", quiet=True)
+    train(config, tmp_path / "resumed", quiet=True, max_steps=4)
+    assert not run_is_finished(tmp_path / "resumed")
+    train(config, tmp_path / "resumed", quiet=True)
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "latest.pt")
+    for key in ("G", "D", "ema_G"):
+        assert a[key].keys() == b[key].keys()
+        assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
+    stats = lambda d: [json.loads(x)["loss_d"] for x in (tmp_path / d / "stats.jsonl").read_text().splitlines()]  # noqa: E731
+    assert stats("straight") == stats("resumed")
+
+
+def test_refuses_to_resume_with_changed_hyperparameters(tmp_path):
+    train(preset("tiny", iterations=2), tmp_path, quiet=True)
+    with pytest.raises(ConfigMismatchError, match=r"lr_d: 0.0002 -> 0.001") as info:
+        train(preset("tiny", iterations=2, lr_d=1e-3, K=0.5), tmp_path, quiet=True)
+    assert "K: None -> 0.5" in str(info.value)
+    train(preset("tiny", iterations=2, log_every=1), tmp_path, quiet=True)  # execution-only change is fine
+
+
+def test_non_finite_loss_stops_with_the_step_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    import granlib.train as train_module
+
+    original = train_module.GAN.g_step
+    calls = {"n": 0}
+
+    def poisoned(self, z):
+        calls["n"] += 1
+        stats = original(self, z)
+        return {"loss_g": stats["loss_g"] * (float("nan") if calls["n"] == 7 else 1.0)}
+
+    monkeypatch.setattr(train_module.GAN, "g_step", poisoned)
+    with pytest.raises(NonFiniteLossError, match="iteration 7"):
+        train(preset("tiny", iterations=20, checkpoint_every=5, log_every=10), tmp_path, quiet=True)
+    assert load_checkpoint(tmp_path / "checkpoints" / "latest.pt")["step"] == 5
+
+
+def test_presets_and_yaml(tmp_path):
+    assert set(PRESETS) >= {"mimicry_resnet", "gngan_cnn", "tiny"}
+    mimicry = preset("mimicry_resnet")
+    assert (mimicry.architecture, mimicry.n_dis, mimicry.iterations, mimicry.batch_size_d) == ("resnet", 5, 100_000, 64)
+    assert mimicry.betas_d == (0.0, 0.9)
+    gngan = preset("gngan_cnn")
+    assert (gngan.n_dis, gngan.batch_size_d, gngan.batch_size_g) == (1, 64, 128)
+    (tmp_path / "c.yaml").write_text("preset: gngan_cnn\nK: 0.1\nnormalizer: gran\n")
+    assert TrainConfig.load(tmp_path / "c.yaml") == preset("gngan_cnn", K=0.1, normalizer="gran")
+    with pytest.raises(ValueError, match="unknown config fields"):
+        TrainConfig.from_dict({"lr": 1})
+
+
+def test_ema_tracks_generator(tmp_path):
+    from granlib.train import GAN
+
+    gan = GAN(preset("tiny", ema_decay=0.5), torch.device("cpu"))
+    with torch.no_grad():
+        for p in gan.G.parameters():
+            p.add_(1.0)
+    before = [p.clone() for p in gan.ema_G.parameters()]
+    gan.update_ema(step=1)
+    for b, e, g in zip(before, gan.ema_G.parameters(), gan.G.parameters()):
+        torch.testing.assert_close(e, 0.5 * b + 0.5 * g)
