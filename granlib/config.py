@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -94,7 +94,8 @@ def _normal(value):
 
 
 PRESETS: dict[str, dict] = {
-    # Mimicry's protocol (Lee & Town 2020): ResNet, 100k iterations, n_dis=5, Adam 2e-4 (0, 0.9), batch 64, linear decay.
+    # Mimicry's protocol (Lee & Town 2020): ResNet, 100k iterations, n_dis=5, Adam 2e-4 (0, 0.9), batch 64,
+    # linear decay.
     "mimicry_resnet": dict(architecture="resnet", n_dis=5, batch_size_d=64, batch_size_g=64, lr_d=2e-4, lr_g=2e-4,
                            betas_d=(0.0, 0.9), betas_g=(0.0, 0.9), lr_decay="linear", iterations=100_000),
     # GN-GAN's CNN configuration (Wu et al. 2021): standard CNN, n_dis=1, D batch 64, G batch 128.

@@ -60,7 +60,8 @@ class SyntheticImages(Dataset):
         blob = torch.exp(-((xx - centres[:, :1, None]) ** 2 + (yy - centres[:, 1:, None]) ** 2) / (2 * widths**2))
         angle = labels.float()[:, None, None] * (math.pi / 4)
         ramp = 0.5 + 0.25 * (xx * torch.cos(angle) + yy * torch.sin(angle))
-        images = ramp[:, None] * (1 - palette[labels][:, :, None, None]) + blob[:, None] * palette[labels][:, :, None, None]
+        colour = palette[labels][:, :, None, None]
+        images = ramp[:, None] * (1 - colour) + blob[:, None] * colour
         self.images = (images.clamp(0, 1) * 255).round().to(torch.uint8)
         self.labels = labels
 

@@ -283,7 +283,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
         accumulate(sums, stats)
         window_steps += 1
         done = step + 1
-        at = lambda every: every and (done % every == 0 or done == stop)  # noqa: E731
+        at = lambda every, done=done: every and (done % every == 0 or done == stop)  # noqa: E731
         if at(config.log_every) or at(config.checkpoint_every) or at(config.eval_every):
             if torch.isfinite(first_bad_step):
                 raise NonFiniteLossError(

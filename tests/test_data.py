@@ -35,7 +35,8 @@ def make_image_folder(root, n_per_class=3, size=20):
     for label in ("cat", "dog"):
         (root / label).mkdir(parents=True)
         for i in range(n_per_class):
-            Image.new("RGB", (size, size), color=(i * 40, 100, 200 if label == "cat" else 0)).save(root / label / f"{i}.png")
+            colour = (i * 40, 100, 200 if label == "cat" else 0)
+            Image.new("RGB", (size, size), color=colour).save(root / label / f"{i}.png")
 
 
 def test_imagefolder_resized_uint8(tmp_path):

@@ -1,0 +1,198 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from granlib.features import InceptionFeatures, WeightsNotFoundError, fid_inception_architecture
+from granlib.metrics import (
+    FeatureStatistics,
+    evaluate,
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    quantize,
+    reference_statistics,
+)
+
+
+@pytest.fixture(scope="session")
+def stub_weights(tmp_path_factory):
+    """A seeded random FID-Inception state dict; BatchNorm statistics calibrated so features are O(1)."""
+    torch.manual_seed(0)
+    net = fid_inception_architecture()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batch
+    net.train()
+    with torch.no_grad():
+        x = torch.rand(6, 3, 299, 299) * 2 - 1
+        h = net.maxpool1(net.Conv2d_2b_3x3(net.Conv2d_2a_3x3(net.Conv2d_1a_3x3(x))))
+        h = net.maxpool2(net.Conv2d_4a_3x3(net.Conv2d_3b_1x1(h)))
+        for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+                     "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+            h = getattr(net, name)(h)
+    path = tmp_path_factory.mktemp("weights") / "stub_inception.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def extractor(stub_weights):
+    return InceptionFeatures(stub_weights, verify=False)
+
+
+def random_spd(d, rng):
+    a = rng.standard_normal((d, d))
+    return a @ a.T / d + 0.1 * np.eye(d)
+
+
+def test_frechet_distance_closed_form_diagonal():
+    rng = np.random.default_rng(0)
+    mu1, mu2 = rng.standard_normal(8), rng.standard_normal(8)
+    s1, s2 = rng.uniform(0.1, 2, 8), rng.uniform(0.1, 2, 8)
+    expected = ((mu1 - mu2) ** 2).sum() + (s1 + s2 - 2 * np.sqrt(s1 * s2)).sum()
+    assert frechet_distance(mu1, np.diag(s1), mu2, np.diag(s2)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_frechet_distance_closed_form_commuting_and_identical():
+    rng = np.random.default_rng(1)
+    q, _ = np.linalg.qr(rng.standard_normal((6, 6)))
+    l1, l2 = rng.uniform(0.1, 3, 6), rng.uniform(0.1, 3, 6)
+    s1, s2 = q @ np.diag(l1) @ q.T, q @ np.diag(l2) @ q.T  # commuting: tr√(Σ1Σ2) = Σ√(λ1λ2)
+    expected = (l1 + l2 - 2 * np.sqrt(l1 * l2)).sum()
+    assert frechet_distance(np.zeros(6), s1, np.zeros(6), s2) == pytest.approx(expected, rel=1e-6)
+    assert abs(frechet_distance(np.ones(6), s1, np.ones(6), s1)) < 1e-9
+
+
+def test_frechet_distance_matches_pytorch_fid_and_is_real():
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    rng = np.random.default_rng(2)
+    mu1, mu2 = rng.standard_normal(32), rng.standard_normal(32)
+    s1, s2 = random_spd(32, rng), random_spd(32, rng)
+    ours = frechet_distance(mu1, s1, mu2, s2)
+    assert isinstance(ours, float)
+    assert ours == pytest.approx(float(calculate_frechet_distance(mu1, s1, mu2, s2)), rel=1e-6)
+    singular = np.diag(np.r_[np.ones(16), np.zeros(16)])  # rank-deficient: still a finite real number
+    assert np.isfinite(frechet_distance(mu1, singular, mu2, singular))
+
+
+def test_inception_score_uniform_and_one_hot():
+    assert inception_score(np.zeros((100, 1008)), splits=10)[0] == pytest.approx(1.0)
+    classes = 10
+    logits = np.full((200, 1008), -1e4)
+    logits[np.arange(200), np.arange(200) % classes] = 0.0  # balanced one-hot within every split
+    mean, std = inception_score(logits, splits=10)
+    assert mean == pytest.approx(classes, rel=1e-9) and std < 1e-9
+
+
+def test_kid_identical_sets_near_zero_and_shifted_positive():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((400, 16))
+    mean, _ = kernel_inception_distance(a, a, subsets=20, subset_size=100)
+    assert abs(mean) < 0.05
+    shifted, _ = kernel_inception_distance(a, a + 1.0, subsets=20, subset_size=100)
+    assert shifted > 1.0
+
+
+def test_kid_matches_direct_unbiased_mmd():
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((30, 5)), rng.standard_normal((30, 5)) + 0.5
+    k = lambda a, b: (a @ b.T / 5 + 1) ** 3  # noqa: E731
+    m = 30
+    direct = ((k(x, x).sum() - np.trace(k(x, x))) / (m * (m - 1)) + (k(y, y).sum() - np.trace(k(y, y))) / (m * (m - 1))
+              - 2 * k(x, y).mean())
+    assert kernel_inception_distance(x, y, subsets=3, subset_size=30)[0] == pytest.approx(direct, rel=1e-12)
+
+
+def test_streaming_statistics_equal_numpy():
+    rng = np.random.default_rng(5)
+    feats = rng.standard_normal((103, 7))
+    stats = FeatureStatistics(kid_features=50)
+    for chunk in np.array_split(feats, 5):
+        stats.update(torch.from_numpy(chunk).float())
+    as_float32 = feats.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(stats.mu, as_float32.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(stats.sigma, np.cov(as_float32, rowvar=False), rtol=1e-9, atol=1e-12)
+    assert stats.kid_array().shape == (50, 7)
+
+
+def test_quantize_matches_png_rounding():
+    x = torch.tensor([-1.0, -0.99, 0.0, 0.999, 1.0, 1.5])
+    assert quantize(x).tolist() == [0, 1, 128, 255, 255, 255]
+
+
+def test_features_shape_and_batch_size_independence(extractor):
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (21, 3, 32, 32), dtype=torch.uint8)
+    small = torch.cat([extractor(chunk)[0] for chunk in images.split(7)])
+    large, logits = extractor(images)
+    assert large.shape == (21, 2048) and logits.shape == (21, 1008)
+    assert large.std() > 1e-3  # the calibrated stub gives O(1) features, so the comparison is meaningful
+    torch.testing.assert_close(small, large, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.reference_tool
+def test_fid_equals_pytorch_fid_on_png_folders(tmp_path, stub_weights, extractor, monkeypatch):
+    """Same stubbed weights in both tools; pytorch-fid reads PNGs, granlib reads uint8 tensors of the same pixels."""
+    import pytorch_fid.inception as pf_inception
+    from pytorch_fid.fid_score import calculate_fid_given_paths
+
+    rng = np.random.default_rng(6)
+    folders = []
+    for name, shift in (("a", 0), ("b", 60)):
+        folder = tmp_path / name
+        folder.mkdir()
+        pixels = np.clip(rng.integers(0, 196, (10, 32, 32, 3)) + shift, 0, 255).astype(np.uint8)
+        for i, p in enumerate(pixels):
+            Image.fromarray(p).save(folder / f"{i}.png")
+        folders.append((folder, torch.from_numpy(pixels).permute(0, 3, 1, 2)))
+    state = torch.load(stub_weights, weights_only=True)
+    monkeypatch.setattr(pf_inception, "load_state_dict_from_url", lambda *a, **k: state)
+    theirs = calculate_fid_given_paths([str(f) for f, _ in folders], batch_size=10, device="cpu", dims=2048,
+                                       num_workers=0)
+    stats = [FeatureStatistics() for _ in folders]
+    for s, (_, images) in zip(stats, folders):
+        s.update(extractor(images)[0])
+    ours = frechet_distance(stats[0].mu, stats[0].sigma, stats[1].mu, stats[1].sigma)
+    assert ours == pytest.approx(theirs, rel=1e-3)
+
+
+def test_missing_weights_error_is_actionable(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("GRANLIB_INCEPTION_WEIGHTS", raising=False)
+    with pytest.raises(WeightsNotFoundError) as info:
+        InceptionFeatures(download=False)
+    message = str(info.value)
+    assert "pt_inception-2015-12-05-6726825d.pth" in message and str(tmp_path) in message
+    assert "GRANLIB_INCEPTION_WEIGHTS" in message
+
+
+def test_weights_found_through_env_and_hash_checked(stub_weights, monkeypatch):
+    monkeypatch.setenv("GRANLIB_INCEPTION_WEIGHTS", str(stub_weights))
+    with pytest.raises(ValueError, match="not the FID Inception weights"):
+        InceptionFeatures()  # the stub's sha256 is not the real file's
+    assert len(InceptionFeatures(verify=False).weights_sha256) == 64
+
+
+def test_evaluate_and_cached_reference(tmp_path, extractor):
+    from granlib.data import SyntheticImages
+    from granlib.models import build_models
+
+    dataset = SyntheticImages(size=12)
+    description = {"dataset": "synthetic", "split": "train", "resolution": 32}
+    reference = reference_statistics(dataset, description, extractor, cache_dir=tmp_path, batch_size=6)
+    files = list(tmp_path.glob("*.npz"))
+    assert len(files) == 1 and "synthetic" in files[0].name and "n-12" in files[0].name
+    again = reference_statistics(dataset, description, extractor, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.sigma, reference.sigma)
+    reference_statistics(dataset, description, extractor, cache_dir=tmp_path, n=8)  # another n: another file
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+
+    generator, _ = build_models("cnn", 32, nz=8, ngf=16)
+    result = evaluate(generator, reference, n_samples=12, extractor=extractor, batch_size=6, splits=2,
+                      kid_subsets=2, kid_subset_size=6)
+    assert result["metric"] == "FID" and result["n_fake"] == 12 and result["n_real"] == 12
+    assert result["fd"] > 0 and result["is_mean"] >= 1.0 and np.isfinite(result["kid_mean"])
+    assert result["feature_extractor"] == "inception-v3-fid" and len(result["weights_sha256"]) == 64
