@@ -33,9 +33,12 @@ parameter gradient must flow through $\nabla_x f$ (``create_graph=True``).
 They were chosen from measurements on CIFAR-10 with the standard CNN and the non-saturating loss
 (``../shared/notes/prototype-runs.md``, one H200, 50 s per run): with ε = 1e-4, K = 1 collapsed (|g| ≈ 28,
 grey samples), while K = 0.1 (τ = 10) trained and gave the best feature distance of the GraN runs
-(140 vs 231 for K = 10). Hence ``eps=1e-4`` and ``tau=10.0`` (K = 0.1). ε only matters where
-$n^2 \lesssim \epsilon$; the measured $n$ of the CIFAR discriminators at initialisation is far larger
-(see notebook 02), so ε acts as a guard against division by zero. Pass ``tau=1.0`` for K = 1.
+(140 vs 231 for K = 10). Hence ``eps=1e-4`` and ``tau=10.0`` (K = 0.1); pass ``tau=1.0`` for K = 1.
+ε is not only a guard against division by zero: it matters wherever $n^2 \lesssim \epsilon$. Measured in
+notebook 02 (float64, 4 random inputs): the SNGAN standard CNN at PyTorch's default initialisation has
+$n \approx 8.5\cdot10^{-4}$, so $n^2 \approx 7\cdot10^{-7} \ll \epsilon$ and GraN starts in its
+$g \approx K f n/\epsilon$ regime, while the ResNet32 D has $n \approx 1.7$ and starts at $g \approx K f/n$.
+The K sweep (notebook 20) is where these defaults are re-examined on real data.
 """
 
 from __future__ import annotations

@@ -77,11 +77,11 @@ class GAN(nn.Module):
     distributed training) can inject them; ``sample_inputs`` draws them from the global RNG.
     """
 
-    def __init__(self, config: TrainConfig, device: torch.device):
+    def __init__(self, config: TrainConfig, device: torch.device, models: tuple[nn.Module, nn.Module] | None = None):
         super().__init__()
         self.config = config
-        generator, d_net = build_models(config.architecture, config.resolution, nz=config.nz, ngf=config.ngf,
-                                        ndf=config.ndf)
+        generator, d_net = models or build_models(config.architecture, config.resolution, nz=config.nz,
+                                                  ngf=config.ngf, ndf=config.ndf)
         self.G = generator.to(device)
         self.D = build_discriminator(config.normalizer, d_net, K=config.K, eps=config.eps,
                                      gp_weight=config.gp_weight, clip=config.clip).to(device)

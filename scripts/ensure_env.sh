@@ -25,6 +25,6 @@ if [ -z "$PY" ]; then
   "$PY" -m pip install -q --upgrade pip
   # shellcheck disable=SC2086
   "$PY" -m pip install -q ${GRANLIB_TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}
-  "$PY" -m pip install -q -e "$repo_root[dev]"
+  "$PY" -m pip install -q -e "$repo_root[dev,proxy]"
 fi
 export PY

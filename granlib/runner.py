@@ -1,0 +1,89 @@
+"""Execute the numbered notebooks headlessly with papermill (what ``./run_all.sh`` calls).
+
+Executed copies go to ``results/executed/<profile>/`` (never in place), logs to ``results/logs/<profile>/``.
+Stops at the first failing notebook, naming it, with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import sys
+import time
+from pathlib import Path
+
+from granlib.experiments import REPO_ROOT, load_profile
+
+# Rough generator iterations per second of one reference run on one H100/H200, by architecture; from the
+# measurements quoted in issue 5 (CNN32 n_dis=1: 48.7 it/s; ResNet32 n_dis=5: 8.6 it/s), scaled by pixel count.
+REFERENCE_IT_PER_S = {32: (48.7, 8.6), 48: (48.7 / 2.25, 8.6 / 2.25), 64: (None, 8.6 / 4), 128: (None, 8.6 / 16)}
+
+
+def notebooks(pattern: str | None = None) -> list[Path]:
+    found = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if pattern:
+        found = [p for p in found if fnmatch.fnmatch(p.stem, pattern) or pattern in p.stem]
+    return found
+
+
+def estimated_gpu_hours(params: dict) -> float:
+    """Training time of a profile from the reference step rates above (evaluation not included)."""
+    from granlib.data import NATIVE_RESOLUTION
+
+    runs = len(params["seeds"]) * len(params["methods"])
+    sweep = len(params["seeds"]) * len(params["sweep_methods"]) * len(params["K_values"])
+    seconds = 0.0
+    for dataset in params["datasets"]:
+        resolution = NATIVE_RESOLUTION[dataset]
+        cnn, resnet = REFERENCE_IT_PER_S[resolution]
+        rate = cnn or resnet
+        count = runs + (sweep if dataset == params["sweep_dataset"] else 0)
+        seconds += count * params["iterations"] / rate
+    return seconds / 3600
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run_all.sh", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="smoke", help="smoke (default) | quick | paper | a params/*.yaml path")
+    parser.add_argument("--only", help="run only notebooks whose name matches (glob or substring), e.g. 1*_train_*")
+    parser.add_argument("--device", help="override the profile's device (cpu, cuda, auto)")
+    args = parser.parse_args(argv)
+
+    import papermill
+
+    params = load_profile(args.profile)
+    profile = params["profile"]
+    selected = notebooks(args.only)
+    if not selected:
+        print(f"no notebook matches {args.only!r}", file=sys.stderr)
+        return 2
+    if profile == "paper":
+        print(f"paper profile: estimated {estimated_gpu_hours(params):.0f} GPU-hours of training on one H100/H200 "
+              f"(reference step rates; the fast path is quicker), plus evaluation")
+    executed, logs = REPO_ROOT / "results" / "executed" / profile, REPO_ROOT / "results" / "logs" / profile
+    executed.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    parameters = {"profile": args.profile}
+    if args.device:
+        parameters["device"] = args.device
+    for path in selected:
+        start = time.perf_counter()
+        print(f"== {path.name} ({profile})", flush=True)
+        log_path = logs / f"{path.stem}.log"
+        with log_path.open("w") as log:
+            try:
+                papermill.execute_notebook(str(path), str(executed / path.name), parameters=parameters,
+                                           cwd=str(REPO_ROOT), log_output=True, stdout_file=log, stderr_file=log,
+                                           progress_bar=False, kernel_name="python3")
+            except Exception as error:
+                print(f"FAILED: {path.name} ({type(error).__name__}); executed copy {executed / path.name}, "
+                      f"log {log_path}", file=sys.stderr)
+                return 1
+        print(f"   done in {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"all {len(selected)} notebooks ran; executed copies in {executed}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
