@@ -114,6 +114,17 @@ class FeatureStatistics:
         mean = self.total / self.n
         return ((self.outer - self.n * torch.outer(mean, mean)) / (self.n - 1)).numpy()
 
+    def merge(self, other: FeatureStatistics) -> None:
+        """Add another process's statistics (the same extractor) into these."""
+        if other.n == 0:
+            return
+        self.total = other.total if self.total is None else self.total + other.total
+        self.outer = other.outer if self.outer is None else self.outer + other.outer
+        self.n += other.n
+        self.logits += other.logits
+        kept = sum(len(k) for k in self.kid)
+        self.kid += [k[: max(0, self.kid_features - kept)] for k in other.kid]
+
     def kid_array(self) -> np.ndarray:
         return torch.cat(self.kid).numpy()
 
@@ -193,10 +204,16 @@ def evaluate(generator: nn.Module, reference: ReferenceStatistics, n_samples: in
 
     Returns a dict with the metric values and their provenance: n_real, n_fake, feature extractor, weights sha256.
     """
+    from granlib.distributed import all_gather_statistics, context
+
     device = device or next(generator.parameters()).device
     extractor = (extractor or InceptionFeatures()).to(device)
     nz = _latent_dim(generator)
-    stats = extract(extractor, generated_batches(generator, n_samples, batch_size, nz, device, seed), device)
+    ctx = context()  # under torchrun every rank generates its share; the statistics are gathered
+    n_local = n_samples // ctx.world_size + (1 if ctx.rank < n_samples % ctx.world_size else 0)
+    stats = extract(extractor, generated_batches(generator, n_local, batch_size, nz, device,
+                                                 seed * 100_003 + ctx.rank), device)
+    stats = all_gather_statistics(stats)
     fd = frechet_distance(stats.mu, stats.sigma, reference.mu, reference.sigma)
     is_mean, is_std = inception_score(stats.logits_array(), splits)
     kid_mean, kid_std = kernel_inception_distance(stats.kid_array(), reference.kid_features, kid_subsets,

@@ -60,7 +60,8 @@ class Discriminator(nn.Module):
     def forward(self, x: Tensor, generator_step: bool = False) -> Tensor:
         return self.K * self.raw(x)
 
-    def penalty(self, real: Tensor, fake: Tensor) -> Tensor:
+    def penalty(self, real: Tensor, fake: Tensor, alpha: Tensor | None = None) -> Tensor:
+        """Extra D-loss term; ``alpha`` injects the interpolation weights where a penalty draws them."""
         return real.new_zeros(())
 
     @torch.no_grad()

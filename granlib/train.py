@@ -96,24 +96,26 @@ class GAN(nn.Module):
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, LinearDecay(config.iterations, decay))
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, LinearDecay(config.iterations, decay))
         self.device = device
+        self.world_size = 1  # processes sharing each global batch (granlib.distributed)
+        # The modules that training forwards go through: DDP wrappers under torchrun, else G and D themselves.
+        self.G_forward: nn.Module = self.G
+        self.D_forward: nn.Module = self.D
 
     # --- one iteration
     def sample_inputs(self, sampler) -> tuple[list[Tensor], list[Tensor], Tensor]:
         c = self.config
-        reals = [sampler.sample(c.batch_size_d) for _ in range(c.n_dis)]
-        d_noises = [torch.randn(c.batch_size_d, c.nz, device=self.device) for _ in range(c.n_dis)]
-        return reals, d_noises, torch.randn(c.batch_size_g, c.nz, device=self.device)
+        batch_d, batch_g = c.batch_size_d // self.world_size, c.batch_size_g // self.world_size  # this rank's share
+        reals = [sampler.sample(batch_d) for _ in range(c.n_dis)]
+        d_noises = [torch.randn(batch_d, c.nz, device=self.device) for _ in range(c.n_dis)]
+        return reals, d_noises, torch.randn(batch_g, c.nz, device=self.device)
 
     def d_step(self, real: Tensor, z: Tensor, gp_alpha: Tensor | None = None) -> dict[str, Tensor]:
         with torch.no_grad():
             fake = self.G(z)
-        scores = self.D(torch.cat([real, fake]))  # real and fake through D in one forward
+        scores = self.D_forward(torch.cat([real, fake]))  # real and fake through D in one forward
         d_real, d_fake = scores[: len(real)], scores[len(real):]
         loss, loss_real, loss_fake = self.d_loss(d_real, d_fake)
-        if gp_alpha is not None:
-            penalty = self.D.penalty(real, fake, alpha=gp_alpha)
-        else:
-            penalty = self.D.penalty(real, fake)
+        penalty = self.D.penalty(real, fake, alpha=gp_alpha)
         self.opt_d.zero_grad(set_to_none=True)
         (loss + penalty).backward()
         self.opt_d.step()
@@ -125,7 +127,7 @@ class GAN(nn.Module):
     def g_step(self, z: Tensor) -> dict[str, Tensor]:
         self.D.requires_grad_(False)  # D is a fixed function during the G step
         try:
-            loss = self.g_loss(self.D(self.G(z), generator_step=True))
+            loss = self.g_loss(self.D(self.G_forward(z), generator_step=True))  # unwrapped, frozen D
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()
@@ -241,15 +243,23 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
     """
     from tqdm.auto import tqdm
 
+    from granlib import distributed
+
     run_dir = Path(run_dir)
-    device = resolve_device(config.device)
-    prepare_run_dir(config, run_dir)
-    torch.manual_seed(config.seed)
+    ctx = distributed.context()
+    device = distributed.device_for(ctx, resolve_device(config.device))
+    for name, size in (("batch_size_d", config.batch_size_d), ("batch_size_g", config.batch_size_g)):
+        if size % ctx.world_size:
+            raise ValueError(f"{name}={size} does not split evenly across {ctx.world_size} processes")
+    if ctx.is_main:
+        prepare_run_dir(config, run_dir)
+    distributed.barrier()
+    torch.manual_seed(config.seed)  # the same initial weights on every rank
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(config.seed)
     gan = GAN(config, device)
     dataset = load_dataset(config.dataset, config.data_root, config.resolution)
-    sampler = make_sampler(dataset, device, config.seed, config.in_memory)
+    sampler = make_sampler(dataset, device, config.seed + 1000 * ctx.rank, config.in_memory)
     fixed_z = torch.randn(64, config.nz, generator=torch.Generator().manual_seed(config.seed + 1)).to(device)
 
     checkpoint_path = run_dir / "checkpoints" / "latest.pt"
@@ -257,16 +267,28 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
     if checkpoint_path.exists():
         state = load_checkpoint(checkpoint_path, map_location=device)
         gan.load_training_state(state)
-        set_rng_state(state["rng"], sampler)
         start = int(state["step"])
-    else:
+        if ctx.active:  # each rank restarts its own streams; bit-identical resume is a one-process guarantee
+            torch.manual_seed(config.seed * 100_003 + 1000 * ctx.rank + start)
+            sampler.generator.manual_seed(config.seed * 100_003 + 1000 * ctx.rank + start + 1)
+        else:
+            set_rng_state(state["rng"], sampler)
+    elif ctx.is_main:
         atomic_write_text(json.dumps(provenance(config, device), indent=2) + "\n", run_dir / "provenance.json")
-    for name in ("stats.jsonl", "metrics.jsonl"):
-        _truncate_jsonl(run_dir / name, start)
+    if ctx.active:
+        if not checkpoint_path.exists():
+            torch.manual_seed(config.seed * 100_003 + 1000 * ctx.rank)  # per-rank noise
+        gan.world_size = ctx.world_size
+        distributed.wrap(gan, device)
+    if ctx.is_main:
+        for name in ("stats.jsonl", "metrics.jsonl"):
+            _truncate_jsonl(run_dir / name, start)
     if evaluator is None and config.eval_every:
         evaluator = default_evaluator(config, device)
 
     def save_checkpoint(step: int) -> None:
+        if not ctx.is_main:
+            return
         atomic_save({"step": step, "config": config.to_dict(), "rng": rng_state(sampler),
                      **gan.training_state()}, checkpoint_path)
 
@@ -274,7 +296,8 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
     sums: dict[str, Tensor] = {}
     first_bad_step = torch.tensor(float("inf"), device=device)
     window_start, window_steps = time.perf_counter(), 0
-    progress = tqdm(range(start, stop), initial=start, total=config.iterations, disable=quiet, desc=run_dir.name)
+    progress = tqdm(range(start, stop), initial=start, total=config.iterations, disable=quiet or not ctx.is_main,
+                    desc=run_dir.name)
     for step in progress:
         stats = gan.iteration(step, *gan.sample_inputs(sampler))
         finite = torch.isfinite(stats["loss_d"]) & torch.isfinite(stats["loss_g"])
@@ -285,11 +308,12 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
         done = step + 1
         at = lambda every, done=done: every and (done % every == 0 or done == stop)  # noqa: E731
         if at(config.log_every) or at(config.checkpoint_every) or at(config.eval_every):
+            first_bad_step = distributed.all_reduce_min(first_bad_step)  # every rank stops together
             if torch.isfinite(first_bad_step):
                 raise NonFiniteLossError(
                     f"non-finite loss at iteration {int(first_bad_step.item())} of {run_dir}; the last good "
                     f"checkpoint ({checkpoint_path}) is kept")
-        if at(config.log_every):
+        if at(config.log_every) and ctx.is_main:
             record = {k: v.item() / (1 if k.startswith("max_") else window_steps) for k, v in sums.items()}
             grad_f, grad_d = _gradient_norm_sample(gan, sampler)
             elapsed = time.perf_counter() - window_start
@@ -300,13 +324,16 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
             _append_jsonl(run_dir / "stats.jsonl", record)
             progress.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
             sums, window_start, window_steps = {}, time.perf_counter(), 0
-        if at(config.sample_every):
+        if at(config.sample_every) and ctx.is_main:
             save_samples(gan, fixed_z, run_dir / "samples" / f"step_{done:07d}.png")
         if evaluator is not None and at(config.eval_every):
-            _append_jsonl(run_dir / "metrics.jsonl", {"step": done, **evaluator(gan.ema_G, done)})
+            metrics = evaluator(gan.ema_G, done)  # every rank samples its share; rank 0 gets the result
+            if ctx.is_main:
+                _append_jsonl(run_dir / "metrics.jsonl", {"step": done, **metrics})
         if at(config.checkpoint_every) or done == stop:
             save_checkpoint(done)
     progress.close()
+    distributed.barrier()
     return run_dir
 
 
