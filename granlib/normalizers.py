@@ -96,7 +96,7 @@ class GradientPenaltyDiscriminator(Discriminator):
         alpha = alpha.reshape(-1, *([1] * (real.dim() - 1)))
         x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
         (grad,) = torch.autograd.grad(self.raw(x_hat).sum(), x_hat, create_graph=True)
-        norm = grad.flatten(1).norm(dim=1)
+        norm = grad.flatten(1).float().norm(dim=1)  # float32 even under bf16 autocast
         return self.gp_weight * ((norm - 1) ** 2).mean()  # λ·E[(‖∇f(x̂)‖ − 1)²]
 
 

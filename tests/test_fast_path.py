@@ -1,0 +1,38 @@
+"""On CPU in fp32 the fast path (channels_last, cheap G step) must give the reference path's gradients."""
+
+import pytest
+import torch
+
+from granlib.config import preset
+from granlib.normalizers import NORMALIZERS
+from granlib.train import GAN
+
+
+def one_iteration_gradients(normalizer: str, fast: bool) -> tuple[dict, dict]:
+    torch.manual_seed(0)
+    config = preset("tiny", normalizer=normalizer, loss="ns", fast=fast, K=1.0 if "gran" in normalizer else None)
+    gan = GAN(config, torch.device("cpu"))
+    gen = torch.Generator().manual_seed(1)
+    real = torch.rand(8, 3, 32, 32, generator=gen) * 2 - 1
+    z_d, z_g, alpha = torch.randn(8, 16, generator=gen), torch.randn(8, 16, generator=gen), torch.rand(8, generator=gen)
+    gan.d_step(real, z_d, gp_alpha=alpha)
+    d_grads = {n: p.grad.clone() for n, p in gan.D.named_parameters()}
+    gan.g_step(z_g)
+    g_grads = {n: p.grad.clone() for n, p in gan.G.named_parameters()}
+    return d_grads, g_grads
+
+
+@pytest.mark.parametrize("normalizer", NORMALIZERS)
+def test_fast_path_gradients_equal_reference(normalizer):
+    reference, fast = one_iteration_gradients(normalizer, False), one_iteration_gradients(normalizer, True)
+    for ref, fst in zip(reference, fast):  # D's gradients, then G's, each as one vector
+        assert ref.keys() == fst.keys()
+        ref_vector = torch.cat([ref[name].flatten() for name in ref])
+        fast_vector = torch.cat([fst[name].flatten() for name in ref])
+        assert ref_vector.norm() > 0
+        assert (fast_vector - ref_vector).norm() <= 1e-5 * ref_vector.norm()
+
+
+def test_fast_path_is_default_only_on_cuda():
+    assert GAN(preset("tiny"), torch.device("cpu")).fast is False
+    assert GAN(preset("tiny", fast=True), torch.device("cpu")).fast is True
