@@ -200,12 +200,14 @@ def reference_statistics(dataset, description: dict, extractor: nn.Module, cache
 def evaluate(generator: nn.Module, reference: ReferenceStatistics, n_samples: int = 50_000,
              extractor: nn.Module | None = None, batch_size: int = 250, device=None, seed: int = 0,
              splits: int = 10, kid_subsets: int = 100, kid_subset_size: int = 1000) -> dict:
-    """FID (or the proxy's FD), IS over ``splits`` splits and KID of ``generator`` (pass the EMA copy).
+    """FID (or the proxy's FD), IS over ``splits`` splits and KID of ``generator``.
 
+    ``generator`` may be a :class:`granlib.train.GAN`, whose EMA copy is then evaluated (the default protocol).
     Returns a dict with the metric values and their provenance: n_real, n_fake, feature extractor, weights sha256.
     """
     from granlib.distributed import all_gather_statistics, context
 
+    generator = getattr(generator, "ema_G", generator)
     device = device or next(generator.parameters()).device
     extractor = (extractor or InceptionFeatures()).to(device)
     nz = _latent_dim(generator)

@@ -15,3 +15,14 @@ def test_bench_runs_on_cpu_and_writes_json(tmp_path):
         assert row["reference"]["flops_per_iteration"] > 0
         assert row["speedup"] == row["fast"]["it_per_s"] / row["reference"]["it_per_s"]
     assert report["results"].keys() == saved["results"].keys()
+
+
+def test_metrics_bench_runs_with_the_proxy_on_cpu(tmp_path):
+    from granlib import bench_metrics
+
+    out = tmp_path / "m.json"
+    report = bench_metrics.main(["--device", "cpu", "--extractor", "effnet_lite0", "--n", "20", "--batch-size", "10",
+                                 "--out", str(out)])
+    assert json.loads(out.read_text()) == report
+    assert report["extrapolated"] is True and report["images_per_s_extraction"] > 0
+    assert report["seconds_for_50k"] == report["seconds_generation_extraction_fid_is"] * 50_000 / 20
