@@ -62,7 +62,7 @@ def refuse_batchnorm(net: nn.Module) -> None:
             )
 
 
-def _at_least_float32(t: Tensor) -> Tensor:
+def at_least_float32(t: Tensor) -> Tensor:
     """bf16/fp16 activations are widened for the norm and the division; float64 stays float64."""
     return t if t.dtype in (torch.float32, torch.float64) else t.float()
 
@@ -124,8 +124,8 @@ class GraN(nn.Module):
         f = self.raw(x)
         # n = ‖∇ₓf‖₂ per sample: samples are independent, so ∇ₓ Σ_b f_b gives every ∇ₓ f_b at once.
         (grad,) = torch.autograd.grad(f.sum(), x, create_graph=not generator_step, retain_graph=True)
-        n = _at_least_float32(grad).flatten(1).norm(dim=1)
+        n = at_least_float32(grad).flatten(1).norm(dim=1)
         if generator_step:
             n = n.detach()  # ∇ₓn = 0 a.e. for piecewise-linear f: dropping it is exact, not an approximation
-        g = normalize(_at_least_float32(f), n, self.eps, self.tau, self.variant)
+        g = normalize(at_least_float32(f), n, self.eps, self.tau, self.variant)
         return g, f, n

@@ -53,9 +53,11 @@ def inception_score(logits, splits: int = 10) -> tuple[float, float]:
     torch-fidelity and pytorch-gan-metrics compute it (the classic TF code used the 1008-way softmax with bias).
     """
     logits = torch.as_tensor(logits, dtype=torch.float64)
+    if len(logits) == 0:
+        raise ValueError("inception_score needs at least one sample")
     log_p = torch.log_softmax(logits, dim=1)
     scores = []
-    for part in torch.tensor_split(log_p, splits):
+    for part in torch.tensor_split(log_p, min(splits, len(log_p))):  # never an empty split
         log_marginal = torch.logsumexp(part, dim=0) - np.log(len(part))  # log p(y) over the split
         kl = (part.exp() * (part - log_marginal)).sum(dim=1).mean()
         scores.append(kl.exp().item())

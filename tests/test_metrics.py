@@ -87,6 +87,11 @@ def test_inception_score_uniform_and_one_hot():
     assert mean == pytest.approx(classes, rel=1e-9) and std < 1e-9
 
 
+def test_inception_score_with_fewer_samples_than_splits_is_finite():
+    mean, std = inception_score(np.random.default_rng(0).standard_normal((4, 1008)), splits=10)
+    assert np.isfinite(mean) and np.isfinite(std)
+
+
 def test_kid_identical_sets_near_zero_and_shifted_positive():
     rng = np.random.default_rng(3)
     a = rng.standard_normal((400, 16))
