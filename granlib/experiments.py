@@ -89,7 +89,7 @@ def run_and_evaluate(dataset: str, method: str, seed: int, params: dict, K: floa
         metrics = evaluate_against_dataset(gan.ema_G, config, n_samples=n_fake, device=device,
                                            n_real=int(params.get("n_real", n_fake)))
         label = config.dataset_variant or dataset_label(config.dataset)
-        if params.get("dataset_override"):
+        if params.get("dataset_override") and not config.dataset_variant:
             label = f"{label} standing in for {dataset_label(dataset)}"
         row = {"dataset": label, "resolution": config.resolution, "architecture": config.architecture,
                "method": normalizer, "loss": loss, "K": gan.D.K, "eps": config.eps, "iterations": config.iterations,

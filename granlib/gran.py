@@ -38,7 +38,11 @@ grey samples), while K = 0.1 (τ = 10) trained and gave the best feature distanc
 notebook 02 (float64, 4 random inputs): the SNGAN standard CNN at PyTorch's default initialisation has
 $n \approx 8.5\cdot10^{-4}$, so $n^2 \approx 7\cdot10^{-7} \ll \epsilon$ and GraN starts in its
 $g \approx K f n/\epsilon$ regime, while the ResNet32 D has $n \approx 1.7$ and starts at $g \approx K f/n$.
-The K sweep (notebook 20) is where these defaults are re-examined on real data.
+A small CPU study on the CIFAR-10 JPEG copy (``params/cifar10_jpeg_cpu.yaml``: standard CNN at reduced width
+ngf=64/ndf=16, batch 32, 2000 iterations, one seed, 1000-sample FD-EffNetLite0; ``results/rows/k_sweep.jsonl``)
+did not separate K ∈ {0.1, 1, 10} and showed no collapse at K = 1 within that horizon, while max |g| grew with K
+(about 1, 9 and 23). The defaults therefore rest on the prototype's runs; the K sweep (notebook 20) on a GPU is
+where they should be re-examined.
 """
 
 from __future__ import annotations

@@ -176,8 +176,11 @@ def reference_statistics(dataset, description: dict, extractor: nn.Module, cache
     the file is written atomically.
     """
     n = min(n or len(dataset), len(dataset))
-    key = {**description, "n": n, "extractor": extractor.name, "resize": "bilinear-in-extractor",
-           "weights_sha256": extractor.weights_sha256}
+    # a seeded random subset when n < len(dataset): image folders are sorted by class, so a prefix would be one class
+    subset = (torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n].sort().values.tolist()
+              if n < len(dataset) else list(range(n)))
+    key = {**description, "n": n, "subset": "all" if n == len(dataset) else "randperm-seed0",
+           "extractor": extractor.name, "resize": "bilinear-in-extractor", "weights_sha256": extractor.weights_sha256}
     name = "_".join(f"{k}-{v}" for k, v in sorted(key.items()) if k != "weights_sha256")
     name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name) + f"_{extractor.weights_sha256[:12]}"
     cache = Path(cache_dir or os.environ.get("GRANLIB_CACHE", Path.home() / ".cache" / "granlib")) / f"{name}.npz"
@@ -188,7 +191,7 @@ def reference_statistics(dataset, description: dict, extractor: nn.Module, cache
 
     def batches():
         for start in range(0, n, batch_size):
-            yield torch.stack([dataset[i][0] for i in range(start, min(n, start + batch_size))])
+            yield torch.stack([dataset[i][0] for i in subset[start: start + batch_size]])
 
     stats = extract(extractor, batches(), device)
     result = ReferenceStatistics(stats.mu, stats.sigma, stats.kid_array(), n, key)

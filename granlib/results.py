@@ -86,9 +86,12 @@ def write_tables(rows: pd.DataFrame, out_dir: str | Path, smoke: bool = False) -
     stamp = f"**{SMOKE_STAMP}**\n\n" if smoke else ""
     for dataset, part in (table.groupby("dataset") if not table.empty else []):
         anchors = anchor_table(dataset.split(" (")[0])
+        proxies = sorted(set(part.metric) - {"FID"})
+        caveat = (f"Rows measured with {', '.join(proxies)} (a proxy feature extractor) or on a different copy of the "
+                  f"data are not comparable with these published FIDs.\n\n" if proxies or "(" in dataset else "")
         slug = "".join(c if c.isalnum() else "_" for c in dataset.lower()).strip("_")
         md = (f"# {dataset}\n\n{stamp}## Measured by granlib\n\n{part.to_markdown(index=False)}\n\n"
-              f"## Published anchors (not ours; Inception FID on the original data)\n\n"
+              f"## Published anchors (not ours; Inception FID on the original data)\n\n{caveat}"
               f"{anchors.to_markdown(index=False) if not anchors.empty else '(none)'}\n")
         (out_dir / f"{slug}.md").write_text(md)
         html = (f"<h1>{dataset}</h1>{'<p><b>' + SMOKE_STAMP + '</b></p>' if smoke else ''}<h2>Measured by granlib</h2>"

@@ -321,7 +321,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
         stats = gan.iteration(step, *gan.sample_inputs(sampler))
         finite = torch.isfinite(stats["loss_d"]) & torch.isfinite(stats["loss_g"])
         first_bad_step = torch.where(~finite & torch.isinf(first_bad_step),
-                                     torch.tensor(float(step + 1), device=device), first_bad_step)
+                                     torch.full_like(first_bad_step, step + 1), first_bad_step)  # no host sync
         accumulate(sums, stats)
         window_steps += 1
         done = step + 1

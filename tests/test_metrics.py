@@ -192,8 +192,9 @@ def test_evaluate_and_cached_reference(tmp_path, extractor):
     assert len(files) == 1 and "synthetic" in files[0].name and "n-12" in files[0].name
     again = reference_statistics(dataset, description, extractor, cache_dir=tmp_path)
     np.testing.assert_array_equal(again.sigma, reference.sigma)
-    reference_statistics(dataset, description, extractor, cache_dir=tmp_path, n=8)  # another n: another file
+    subset = reference_statistics(dataset, description, extractor, cache_dir=tmp_path, n=8)  # another n: another file
     assert len(list(tmp_path.glob("*.npz"))) == 2
+    assert subset.description["subset"] == "randperm-seed0"  # a random subset, not the first 8 (one class each)
 
     generator, _ = build_models("cnn", 32, nz=8, ngf=16)
     result = evaluate(generator, reference, n_samples=12, extractor=extractor, batch_size=6, splits=2,
