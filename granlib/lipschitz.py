@@ -53,9 +53,12 @@ def layer_spectral_norms(net: nn.Module, input_shape: tuple[int, ...], iteration
         h.remove()
     for layer in layers:
         v = torch.randn(1, *inputs[layer], dtype=next(layer.parameters()).dtype)
-        linear = (lambda m: (lambda z: nn.functional.conv2d(z, m.weight, None, m.stride, m.padding, m.dilation,
-                                                               m.groups)) if isinstance(m, nn.Conv2d)
-                  else (lambda z: z @ m.weight.T))(layer)
+
+        def linear(z: Tensor, m: nn.Module = layer) -> Tensor:  # the layer without its bias: a linear map
+            if isinstance(m, nn.Conv2d):
+                return nn.functional.conv2d(z, m.weight, None, m.stride, m.padding, m.dilation, m.groups)
+            return z @ m.weight.T
+
         for _ in range(iterations):
             v = v.detach().requires_grad_(True)
             out = linear(v)
