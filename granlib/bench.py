@@ -1,10 +1,12 @@
 """Training-speed benchmark: reference (eager fp32, double backprop in both steps) against the fast path.
 
-``python -m granlib.bench`` prints, per configuration, generator iterations/s of both paths, their ratio, peak GPU
-memory and achieved TFLOP/s (FLOPs of one iteration counted with ``torch.utils.flop_counter``) with the fraction of
-the device's peak, and writes the same as JSON (default ``results/bench/<date>_<device>.json``). Data are random
-tensors already on the device, so the figure is the training step alone. On CPU it runs tiny widths: a check that
-the script works, not a measurement worth quoting.
+``python -m granlib.bench`` prints, per configuration, generator iterations/s of each path (``PATHS``: reference,
+typical = reference plus a host read per D step, fast without and with a CUDA graph), fast/reference ratios, peak
+GPU memory and achieved TFLOP/s (FLOPs of one iteration counted with ``torch.utils.flop_counter``) with the
+fraction of the device's peak, and writes the same as JSON (default ``results/bench/<date>_<device>.json``). Data
+are random tensors already on the device, so the figure is the training step alone; each path is timed for at
+least ``--min-seconds`` after its warm-up. On CPU it runs tiny widths: a check that the script works, not a
+measurement worth quoting.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from granlib.config import TrainConfig
+from granlib.graphs import GraphedIteration
 from granlib.train import GAN
+from granlib.versions import device_name, git_commit
 
 CONFIGS = {
     "cnn32_ndis1_ns": dict(architecture="cnn", resolution=32, n_dis=1, batch_size_d=64, batch_size_g=128, loss="ns"),
@@ -81,47 +85,85 @@ def peak_tflops(device: torch.device) -> float | None:
     return next((value for key, value in PEAK_TFLOPS.items() if key in name), None)
 
 
-def measure(config: TrainConfig, device: torch.device, iterations: int, warmup: int) -> dict:
-    """Iterations/s, FLOPs per iteration and peak memory of one path (config.fast decides which)."""
+# The paths compared; each is a TrainConfig override plus whether to read a loss on the host after every D step.
+PATHS = {
+    "reference": (dict(fast=False), False),  # eager fp32, double backprop in the D and G steps
+    "typical": (dict(fast=False), True),  # the reference plus a host read of the loss per D step (common practice)
+    "fast_eager": (dict(fast=True, cuda_graph=False), False),  # bf16, channels_last, cheap G step, fused Adam
+    "fast": (dict(fast=True, cuda_graph=True), False),  # the default on CUDA: fast_eager replayed from a CUDA graph
+}
+
+
+def _read_loss_after_each_d_step(gan: GAN) -> None:
+    d_step = gan.d_step
+
+    def synced(*args, **kwargs):
+        stats = d_step(*args, **kwargs)
+        stats["loss_d"].item()  # what a per-step ``print``/logger does: the host waits for the device
+        return stats
+
+    gan.d_step = synced
+
+
+def measure(config: TrainConfig, device: torch.device, warmup: int, min_seconds: float, max_iterations: int,
+            host_read: bool = False) -> dict:
+    """Iterations/s (timed for at least ``min_seconds`` or ``max_iterations``), FLOPs per iteration, peak memory."""
     torch.manual_seed(0)
     gan = GAN(config, device)
+    if host_read:
+        _read_loss_after_each_d_step(gan)
+    run_iteration = GraphedIteration(gan, enabled=config.cuda_graph)
     data = RandomImages(config.resolution, device)
-    for step in range(warmup):
-        gan.iteration(step, *gan.sample_inputs(data))
-    with CountFlops() as counter:
-        gan.iteration(warmup, *gan.sample_inputs(data))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    with CountFlops() as counter:  # one eager iteration (a replayed graph runs the same kernels)
+        gan.iteration(0, *gan.sample_inputs(data))
+    step = 1
+    for _ in range(warmup):  # includes the graph's own warm-up and its capture
+        run_iteration(step, *gan.sample_inputs(data))
+        step += 1
     synchronize(device)
-    start = time.perf_counter()
-    for step in range(iterations):
-        gan.iteration(warmup + 1 + step, *gan.sample_inputs(data))
-    synchronize(device)
-    seconds = time.perf_counter() - start
+    timed, seconds, chunk = 0, 0.0, 1
+    while timed == 0 or (seconds < min_seconds and timed < max_iterations):
+        chunk = min(chunk, max_iterations - timed)
+        start = time.perf_counter()
+        for _ in range(chunk):
+            run_iteration(step, *gan.sample_inputs(data))
+            step += 1
+        synchronize(device)
+        seconds += time.perf_counter() - start
+        timed, chunk = timed + chunk, chunk * 2
     flops = counter.total
     peak = peak_tflops(device)
-    achieved = flops * iterations / seconds / 1e12
-    return {"it_per_s": iterations / seconds, "flops_per_iteration": flops, "tflops": achieved,
-            "fraction_of_peak": achieved / peak if peak else None,
+    achieved = flops * timed / seconds / 1e12
+    return {"it_per_s": timed / seconds, "timed_iterations": timed, "seconds": seconds,
+            "flops_per_iteration": flops, "tflops": achieved,
+            "fraction_of_peak": achieved / peak if peak else None, "cuda_graph": run_iteration.active,
+            "graph_fallback_reason": run_iteration.fallback_reason,
             "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None}
 
 
-def run(names: list[str], device: torch.device, iterations: int, warmup: int, normalizer: str = "gran",
-        tiny: bool = False) -> dict:
+def run(names: list[str], device: torch.device, warmup: int, min_seconds: float, max_iterations: int,
+        normalizer: str = "gran", tiny: bool = False, paths: list[str] | None = None) -> dict:
     results = {}
     for name in names:
         base = {**CONFIGS[name], **(TINY if tiny else {})}
         row = {}
-        for path, fast in (("reference", False), ("fast", True)):
-            config = TrainConfig(dataset="synthetic", normalizer=normalizer, fast=fast, device=str(device),
-                                 ema_decay=0.999, **base)
-            row[path] = measure(config, device, iterations, warmup)
-        row["speedup"] = row["fast"]["it_per_s"] / row["reference"]["it_per_s"]
+        for path in paths or list(PATHS):
+            overrides, host_read = PATHS[path]
+            config = TrainConfig(dataset="synthetic", normalizer=normalizer, device=str(device), ema_decay=0.999,
+                                 **base, **overrides)
+            row[path] = measure(config, device, warmup, min_seconds, max_iterations, host_read)
+        if "reference" in row and "fast" in row:
+            row["speedup"] = row["fast"]["it_per_s"] / row["reference"]["it_per_s"]
+        if "typical" in row and "fast" in row:
+            row["speedup_vs_typical"] = row["fast"]["it_per_s"] / row["typical"]["it_per_s"]
         results[name] = row
-        ref, fast = row["reference"], row["fast"]
-        print(f"{name:24s} reference {ref['it_per_s']:8.2f} it/s   fast {fast['it_per_s']:8.2f} it/s"
-              f"   ×{row['speedup']:.2f}   fast {fast['tflops']:.2f} TFLOP/s"
-              + (f" ({100 * fast['fraction_of_peak']:.1f}% of peak)" if fast["fraction_of_peak"] else ""),
+        rates = "   ".join(f"{path} {row[path]['it_per_s']:8.2f}" for path in row if isinstance(row[path], dict))
+        fast = row.get("fast")
+        print(f"{name:22s} it/s: {rates}" + (f"   ×{row['speedup']:.2f} vs reference" if "speedup" in row else "")
+              + (f"   {fast['tflops']:.2f} TFLOP/s" if fast else "")
+              + (f" ({100 * fast['fraction_of_peak']:.1f}% of peak)" if fast and fast["fraction_of_peak"] else ""),
               flush=True)
     return results
 
@@ -131,20 +173,30 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--normalizer", default="gran")
-    parser.add_argument("--iterations", type=int, default=None, help="timed iterations (default 50 GPU, 2 CPU)")
-    parser.add_argument("--warmup", type=int, default=None)
+    parser.add_argument("--paths", nargs="*", default=list(PATHS), choices=list(PATHS))
+    parser.add_argument("--min-seconds", type=float, default=None, help="time each path this long (default 2 GPU)")
+    parser.add_argument("--iterations", type=int, default=None, help="at most this many timed iterations")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed iterations (graph warm-up and capture)")
     parser.add_argument("--out", default=None, help="JSON path (default results/bench/<date>_<device>.json)")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     tiny = device.type == "cpu"
-    iterations = args.iterations or (50 if not tiny else 2)
-    warmup = args.warmup if args.warmup is not None else (10 if not tiny else 1)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    results = run(args.configs, device, iterations, warmup, args.normalizer, tiny)
+    iterations = args.iterations or (10_000 if not tiny else 2)
+    min_seconds = args.min_seconds if args.min_seconds is not None else (2.0 if not tiny else 0.0)
+    warmup = args.warmup if args.warmup is not None else (6 if not tiny else 1)
+    name = device_name(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as granlib.train does on the fast path (static shapes)
+    results = run(args.configs, device, warmup, min_seconds, iterations, args.normalizer, tiny, args.paths)
     report = {"device": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "torch": torch.__version__, "normalizer": args.normalizer, "tiny_widths": tiny,
-              "iterations": iterations, "warmup": warmup, "peak_tflops_reference": peak_tflops(device),
+              "torch": torch.__version__, "git_commit": git_commit(), "normalizer": args.normalizer,
+              "tiny_widths": tiny,
+              "paths": {path: PATHS[path][0] | {"host_read_per_d_step": PATHS[path][1]} for path in args.paths},
+              "max_iterations": iterations, "min_seconds": min_seconds, "warmup": warmup,
+              "cudnn_benchmark": torch.backends.cudnn.benchmark,
+              "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32},
+              "data": "random tensors on the device", "peak_tflops_reference": peak_tflops(device),
               "configs": {k: {**CONFIGS[k], **(TINY if tiny else {})} for k in args.configs}, "results": results}
     out = Path(args.out or f"results/bench/{report['date'][:10]}_{name.replace(' ', '_')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ import torch
 from granlib.features import build_feature_extractor
 from granlib.metrics import extract, frechet_distance, generated_batches, inception_score
 from granlib.models import build_models
+from granlib.versions import device_name, git_commit
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -57,8 +58,9 @@ def main(argv: list[str] | None = None) -> dict:
             stats.logits_array())
 
     _, seconds = timed(fid_and_is)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    name = device_name(device)
     report = {"device": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "torch": torch.__version__, "git_commit": git_commit(),
               "extractor": extractor.name, "precision": "fp32", "images_per_s_extraction": images_per_s,
               "n": n, "seconds_generation_extraction_fid_is": seconds,
               "seconds_for_50k": seconds * 50_000 / n, "extrapolated": n != 50_000}

@@ -51,6 +51,7 @@ class TrainConfig:
     # --- execution
     device: str = "auto"  # "auto" = cuda if available, else cpu
     fast: bool | None = None  # fast path (bf16, channels_last, CUDA graphs); None = on for CUDA, off for CPU
+    cuda_graph: bool = True  # on the fast CUDA path, replay each iteration from one CUDA graph (granlib.graphs)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -135,28 +135,55 @@ def to_float(images: Tensor) -> Tensor:
     return images.float() / 127.5 - 1.0
 
 
+_DECODED: dict[tuple, Tensor] = {}  # per-process cache of decoded sets (see decoded_images)
+
+
+def _dataset_key(dataset: Dataset) -> tuple | None:
+    """What identifies a decoded set: its type, root and transform (None: do not cache)."""
+    root = getattr(dataset, "root", None)
+    if root is None:
+        return None
+    return type(dataset).__name__, str(root), len(dataset), repr(getattr(dataset, "transform", None))
+
+
+def decoded_images(dataset: Dataset, num_workers: int | None = None) -> Tensor:
+    """The whole dataset as one uint8 (N, C, H, W) CPU tensor, decoded once per process.
+
+    A notebook that trains several runs on one set (a K sweep, a fast-vs-reference comparison) decodes the
+    50k JPEGs once instead of once per run; the cache keeps the most recent set only.
+    """
+    if isinstance(dataset, SyntheticImages):
+        return dataset.images
+    key = _dataset_key(dataset)
+    if key is not None and key in _DECODED:
+        return _DECODED[key]
+    workers = num_workers if num_workers is not None else min(8, os.cpu_count() or 1)
+    loader = DataLoader(dataset, batch_size=500, num_workers=workers)
+    images = torch.cat([batch for batch, _ in loader])
+    if key is not None:
+        _DECODED.clear()
+        _DECODED[key] = images
+    return images
+
+
 class InMemorySampler:
     """The whole dataset decoded once into one uint8 tensor (on ``device``); batches by random indices.
 
-    Its random stream is its own ``torch.Generator`` so a checkpoint can restore it exactly.
+    The indices come from the sampler's own ``torch.Generator`` on ``device``: a checkpoint restores the stream
+    exactly, and on a GPU no index tensor crosses from the host (that copy would synchronise every step).
     """
 
     def __init__(self, dataset: Dataset, device: str | torch.device = "cpu", seed: int = 0):
-        if isinstance(dataset, SyntheticImages):
-            images = dataset.images
-        else:
-            loader = DataLoader(dataset, batch_size=500, num_workers=min(4, os.cpu_count() or 1))
-            images = torch.cat([batch for batch, _ in loader])
-        self.images = images.to(device)
         self.device = torch.device(device)
-        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.images = decoded_images(dataset).to(self.device)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
     def __len__(self) -> int:
         return len(self.images)
 
     def sample(self, batch_size: int) -> Tensor:
-        index = torch.randint(len(self.images), (batch_size,), generator=self.generator)
-        return to_float(self.images[index.to(self.device)])
+        index = torch.randint(len(self.images), (batch_size,), generator=self.generator, device=self.device)
+        return to_float(self.images[index])
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}

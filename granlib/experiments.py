@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
 import yaml
 
 from granlib.checkpoint import load_checkpoint
@@ -19,6 +18,7 @@ from granlib.data import NATIVE_RESOLUTION, dataset_label
 from granlib.metrics import evaluate_against_dataset
 from granlib.results import SOURCE, append_row, has_row
 from granlib.train import GAN, resolve_device, run_is_finished, train
+from granlib.versions import device_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARCHITECTURE_FOR = {32: "cnn", 48: "cnn", 64: "resnet", 128: "resnet"}
@@ -46,10 +46,6 @@ def parse_method(spec: str) -> tuple[str, str]:
     """'gran/ns' → ('gran', 'ns')."""
     normalizer, _, loss = spec.partition("/")
     return normalizer, loss or "ns"
-
-
-def device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
 def make_config(dataset: str, normalizer: str, loss: str, K: float | None, seed: int, params: dict) -> TrainConfig:

@@ -4,7 +4,8 @@ Layout of a run directory (StyleGAN2-ADA style)::
 
     config.json        the TrainConfig, exactly; a resumed run must match it (execution-only fields may differ)
     provenance.json    granlib/torch versions, device name, start date
-    stats.jsonl        one line per ``log_every``: losses, D outputs, ‖∇f‖ and ‖∇D‖ statistics, lr, s/iteration
+    stats.jsonl        one line per ``log_every``: losses, D outputs, ‖∇f‖ and ‖∇D‖ statistics, lr, s/iteration,
+                       whether iterations replay a CUDA graph (``cuda_graph``)
     metrics.jsonl      one line per evaluation (``eval_every``)
     samples/           EMA-G on a fixed noise, PNG grids
     checkpoints/latest.pt   G, D, EMA-G, optimisers, schedulers, step, RNG states, config (atomic)
@@ -28,13 +29,14 @@ from torch import Tensor, nn
 from granlib.checkpoint import atomic_save, atomic_write_text, load_checkpoint
 from granlib.config import TrainConfig, config_differences
 from granlib.data import dataset_label, load_dataset, make_sampler
+from granlib.graphs import GraphedIteration
 from granlib.losses import get_loss
 from granlib.models import build_models
 from granlib.normalizers import build_discriminator, gradient_norms
 
 # Fields that only change how a run executes, not what it computes; a resumed run may change them.
 EXECUTION_FIELDS = {"device", "data_root", "log_every", "sample_every", "checkpoint_every", "eval_every",
-                    "eval_samples", "eval_feature_extractor", "fast"}
+                    "eval_samples", "eval_feature_extractor", "fast", "cuda_graph"}
 
 
 class ConfigMismatchError(ValueError):
@@ -117,7 +119,8 @@ class GAN(nn.Module):
     def autocast(self):
         """bf16 autocast on the fast CUDA path; a no-op otherwise. GraN/GP norms are widened to float32."""
         enabled = self.fast and self.device.type == "cuda"
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
+        # no cast cache: a cached bf16 copy of a weight would be recorded once by a CUDA graph and never refreshed
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled, cache_enabled=False)
 
     def layout(self, x: Tensor) -> Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.fast and x.dim() == 4 else x
@@ -168,20 +171,30 @@ class GAN(nn.Module):
     def iteration(self, step: int, reals: list[Tensor], d_noises: list[Tensor], g_noise: Tensor,
                   gp_alphas: list[Tensor] | None = None) -> dict[str, Tensor]:
         """n_dis D steps, one G step, EMA and lr schedule; returns device-side statistics (no host sync)."""
+        stats = self.iteration_updates(step, reals, d_noises, g_noise, gp_alphas)
+        self.advance_schedules()
+        return stats
+
+    def iteration_updates(self, step: int, reals: list[Tensor], d_noises: list[Tensor], g_noise: Tensor,
+                          gp_alphas: list[Tensor] | None = None) -> dict[str, Tensor]:
+        """The device work of one iteration (what :mod:`granlib.graphs` captures): D steps, G step, EMA."""
         stats: dict[str, Tensor] = {}
         for i, (real, z) in enumerate(zip(reals, d_noises)):
             accumulate(stats, self.d_step(real, z, gp_alphas[i] if gp_alphas else None), 1.0 / len(reals))
         stats.update(self.g_step(g_noise))
         self.update_ema(step)
+        return stats
+
+    def advance_schedules(self) -> None:
+        """One lr-schedule step for G and D (host-side: kept outside a captured graph)."""
         self.sched_g.step()
         self.sched_d.step()
-        return stats
 
     # --- checkpoint state
     def training_state(self) -> dict:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "ema_G": self.ema_G.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "sched_g": self.sched_g.state_dict(), "sched_d": self.sched_d.state_dict()}
+                "opt_g": portable_optimizer_state(self.opt_g), "opt_d": portable_optimizer_state(self.opt_d),
+                "sched_g": portable_scheduler_state(self.sched_g), "sched_d": portable_scheduler_state(self.sched_d)}
 
     def load_training_state(self, state: dict) -> None:
         self.G.load_state_dict(state["G"])
@@ -193,6 +206,28 @@ class GAN(nn.Module):
         self.sched_d.load_state_dict(state["sched_d"])
 
 
+def portable_optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
+    """The optimiser's state dict with a plain-float lr and capturable=False, loadable on any device.
+
+    A graph-captured run keeps lr in a device tensor and Adam in capturable mode (granlib.graphs); a checkpoint
+    must not carry either, so that it resumes on a CPU or in eager mode as well.
+    """
+    state = optimizer.state_dict()
+    for group in state["param_groups"]:
+        group["lr"] = float(group["lr"])
+        if "capturable" in group:
+            group["capturable"] = False
+    return state
+
+
+def portable_scheduler_state(scheduler) -> dict:
+    """The scheduler's state dict with its last lr values as floats (not device tensors)."""
+    state = scheduler.state_dict()
+    if "_last_lr" in state:
+        state["_last_lr"] = [float(value) for value in state["_last_lr"]]
+    return state
+
+
 def rng_state(sampler) -> dict:
     state = {"torch": torch.get_rng_state(), "sampler": sampler.state_dict()}
     if torch.cuda.is_available():
@@ -201,10 +236,11 @@ def rng_state(sampler) -> dict:
 
 
 def set_rng_state(state: dict, sampler) -> None:
-    torch.set_rng_state(state["torch"])
-    sampler.load_state_dict(state["sampler"])
+    """Restore the RNG streams; states may arrive on the training device (map_location), setters want CPU."""
+    torch.set_rng_state(state["torch"].cpu())
+    sampler.load_state_dict({key: value.cpu() for key, value in state["sampler"].items()})
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 def prepare_run_dir(config: TrainConfig, run_dir: Path) -> None:
@@ -304,6 +340,9 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
             _truncate_jsonl(run_dir / name, start)
     if evaluator is None and config.eval_every:
         evaluator = default_evaluator(config, device)
+    if gan.fast and device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # static shapes: let cuDNN time its algorithms once
+    run_iteration = GraphedIteration(gan, enabled=config.cuda_graph)
 
     def save_checkpoint(step: int) -> None:
         if not ctx.is_main:
@@ -318,7 +357,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
     progress = tqdm(range(start, stop), initial=start, total=config.iterations, disable=quiet or not ctx.is_main,
                     desc=run_dir.name)
     for step in progress:
-        stats = gan.iteration(step, *gan.sample_inputs(sampler))
+        stats = run_iteration(step, *gan.sample_inputs(sampler))
         finite = torch.isfinite(stats["loss_d"]) & torch.isfinite(stats["loss_g"])
         first_bad_step = torch.where(~finite & torch.isinf(first_bad_step),
                                      torch.full_like(first_bad_step, step + 1), first_bad_step)  # no host sync
@@ -338,8 +377,8 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
             elapsed = time.perf_counter() - window_start
             record.update(step=done, grad_f_mean=grad_f.mean().item(), grad_f_max=grad_f.max().item(),
                           grad_d_mean=grad_d.mean().item(), grad_d_max=grad_d.max().item(),
-                          lr_d=gan.opt_d.param_groups[0]["lr"], lr_g=gan.opt_g.param_groups[0]["lr"],
-                          sec_per_it=elapsed / window_steps)
+                          lr_d=float(gan.opt_d.param_groups[0]["lr"]), lr_g=float(gan.opt_g.param_groups[0]["lr"]),
+                          sec_per_it=elapsed / window_steps, cuda_graph=run_iteration.active)
             _append_jsonl(run_dir / "stats.jsonl", record)
             progress.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
             sums, window_start, window_steps = {}, time.perf_counter(), 0
@@ -375,9 +414,10 @@ def _gradient_norm_sample(gan: GAN, sampler, n: int = 16) -> tuple[Tensor, Tenso
 
 def provenance(config: TrainConfig, device: torch.device) -> dict:
     import granlib
+    from granlib.versions import device_name, git_commit
 
-    return {"granlib": granlib.__version__, "torch": torch.__version__,
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+    return {"granlib": granlib.__version__, "git_commit": git_commit(), "torch": torch.__version__,
+            "device": device_name(device),
             "dataset": config.dataset_variant or dataset_label(config.dataset),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 

@@ -9,11 +9,17 @@ def test_bench_runs_on_cpu_and_writes_json(tmp_path):
                          "--iterations", "1", "--warmup", "0", "--out", str(out)])
     saved = json.loads(out.read_text())
     assert saved["device"] == "cpu" and saved["tiny_widths"] is True
+    assert set(saved["paths"]) == set(bench.PATHS)
     for name in ("cnn32_ndis1_ns", "resnet32_ndis5_hinge"):
         row = saved["results"][name]
-        assert row["reference"]["it_per_s"] > 0 and row["fast"]["it_per_s"] > 0
-        assert row["reference"]["flops_per_iteration"] > 0
+        for path in bench.PATHS:
+            assert row[path]["it_per_s"] > 0 and row[path]["timed_iterations"] == 1
+            assert row[path]["flops_per_iteration"] > 0
+            assert row[path]["cuda_graph"] is False and row[path]["graph_fallback_reason"]
         assert row["speedup"] == row["fast"]["it_per_s"] / row["reference"]["it_per_s"]
+        assert row["speedup_vs_typical"] == row["fast"]["it_per_s"] / row["typical"]["it_per_s"]
+        # the cheap G step does fewer FLOPs than double backprop through ‖∇f‖
+        assert row["fast"]["flops_per_iteration"] < row["reference"]["flops_per_iteration"]
     assert report["results"].keys() == saved["results"].keys()
 
 

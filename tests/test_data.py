@@ -9,6 +9,7 @@ from granlib.data import (
     SyntheticImages,
     data_root,
     dataset_label,
+    decoded_images,
     load_dataset,
 )
 
@@ -47,6 +48,17 @@ def test_imagefolder_resized_uint8(tmp_path):
     assert len(InMemorySampler(dataset)) == 6
     streaming = StreamingSampler(dataset, num_workers=0)
     assert streaming.sample(10).shape == (10, 3, 16, 16)  # spans more than one epoch
+
+
+def test_a_folder_is_decoded_once_per_process(tmp_path):
+    make_image_folder(tmp_path / "a")
+    make_image_folder(tmp_path / "b", n_per_class=2)
+    first = decoded_images(load_dataset(f"imagefolder:{tmp_path / 'a'}", resolution=16), num_workers=0)
+    again = decoded_images(load_dataset(f"imagefolder:{tmp_path / 'a'}", resolution=16), num_workers=0)
+    assert again is first and first.shape == (6, 3, 16, 16) and first.dtype == torch.uint8
+    other_size = decoded_images(load_dataset(f"imagefolder:{tmp_path / 'a'}", resolution=8), num_workers=0)
+    assert other_size.shape == (6, 3, 8, 8)  # another transform is another set
+    assert decoded_images(load_dataset(f"imagefolder:{tmp_path / 'b'}", resolution=16), num_workers=0).shape[0] == 4
 
 
 def test_missing_dataset_error_names_dataset_root_and_remedy(tmp_path):

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The GPU checks of the speed work, as one script for a short lease of a GPU machine (about 8 minutes on an H200):
+#   1. CUDA-graph replay equals eager training (tests/test_graphs.py, skipped on CPU-only machines);
+#   2. python -m granlib.bench for CNN32 and ResNet32 (reference, typical, fast eager, fast with a CUDA graph);
+#   3. python -m granlib.bench_quality: fast vs reference on the CIFAR-10 JPEG copy, two seeds each;
+#   4. python -m granlib.bench_metrics with the offline proxy extractor (50k generated images);
+#   5. python -m granlib.bench for the 48×48 and 128×128 configurations.
+# Each stage has its own time limit and writes into $OUT (default results/gpu_checks/); a failed stage does not
+# stop the next. Inputs: the CIFAR-10 JPEG archive in .device_data/ and, where packages are missing, wheels in
+# .whl/ (both git-ignored; see README "Speed"). GPU_CHECKS_DRY=1 runs every stage at toy sizes (plumbing check);
+# GPU_CHECKS_STAGES and GPU_CHECKS_SEEDS choose stages and quality seeds (a second, shorter lease).
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-results/gpu_checks}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+if compgen -G ".whl/*.whl" >/dev/null; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/granlib_site .whl/*.whl \
+    && export PYTHONPATH=/tmp/granlib_site:$PWD${PYTHONPATH:+:$PYTHONPATH}
+else
+  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+fi
+DATA=${GPU_CHECKS_DATA:-/tmp/granlib_data}
+if [ ! -d "$DATA/cifar10-jpeg/train" ]; then
+  mkdir -p "$DATA" && tar -xzf .device_data/cifar10-jpeg.tar.gz -C "$DATA"
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv >"$OUT/gpu.txt" 2>&1
+$PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_device_name())" | tee -a "$OUT/gpu.txt"
+
+if [ "${GPU_CHECKS_DRY:-0}" = 1 ]; then
+  BENCH_ARGS=(--iterations 1 --min-seconds 0)
+  QUALITY_ARGS=(--iterations 4 --n-eval 16 --ngf 16 --ndf 8 --nz 16 --device cpu)
+  METRICS_ARGS=(--n 20 --batch-size 10)
+else
+  BENCH_ARGS=()
+  QUALITY_ARGS=(--iterations 2500 --n-eval 10000)
+  METRICS_ARGS=()
+fi
+
+stage() {  # stage <seconds> <name> <command...>
+  local limit=$1 name=$2; shift 2
+  echo "=== $name ($(date -u +%H:%M:%S), limit ${limit}s)"
+  local start=$SECONDS
+  timeout "$limit" "$@"
+  echo "=== $name: exit $? after $((SECONDS - start))s"
+}
+
+STAGES=${GPU_CHECKS_STAGES:-tests bench32 quality metrics bench_large}
+SEEDS=${GPU_CHECKS_SEEDS:-0 1}
+for name in $STAGES; do
+  case $name in
+    tests) stage 60 "graph tests" $PY -m pytest -q -p no:cacheprovider tests/test_graphs.py ;;
+    bench32) stage 100 "bench 32x32" $PY -m granlib.bench --configs cnn32_ndis1_ns resnet32_ndis5_hinge \
+      "${BENCH_ARGS[@]}" --out "$OUT/bench_32.json" ;;
+    quality) stage 250 "quality" $PY -m granlib.bench_quality --dataset "imagefolder:$DATA/cifar10-jpeg/train" \
+      --seeds $SEEDS --extractor effnet_lite0 "${QUALITY_ARGS[@]}" --runs-dir /tmp/granlib_runs \
+      --out "$OUT/quality.json" ;;
+    metrics) stage 50 "metrics" $PY -m granlib.bench_metrics --extractor effnet_lite0 "${METRICS_ARGS[@]}" \
+      --out "$OUT/metrics.json" ;;
+    # the large configurations: fewer paths and a shorter warm-up (a ResNet128 reference iteration takes seconds)
+    bench_large) stage 110 "bench 48x48, 128x128" $PY -m granlib.bench --configs cnn48_ndis1_ns \
+      resnet128_ndis5_hinge --paths reference fast_eager fast --warmup 4 --min-seconds 1 "${BENCH_ARGS[@]}" \
+      --out "$OUT/bench_48_128.json" ;;
+    *) echo "unknown stage $name" ;;
+  esac
+done
+echo "=== done $(date -u +%H:%M:%S)"
