@@ -143,6 +143,30 @@ def measure(config: TrainConfig, device: torch.device, warmup: int, min_seconds:
             "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None}
 
 
+def profile_top_ops(config: TrainConfig, device: torch.device, iterations: int = 5, top: int = 15) -> list[dict]:
+    """The ops with the most self time (device time on CUDA) per iteration of the eager fast path.
+
+    A replayed CUDA graph runs the same kernels but shows as one launch, so the eager path is what is profiled.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    gan = GAN(config.replace(fast=True, cuda_graph=False), device)
+    data = RandomImages(config.resolution, device)
+    for step in range(3):
+        gan.iteration(step, *gan.sample_inputs(data))
+    synchronize(device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for step in range(3, 3 + iterations):
+            gan.iteration(step, *gan.sample_inputs(data))
+        synchronize(device)
+    field = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    events = sorted(prof.key_averages(), key=lambda event: getattr(event, field), reverse=True)[:top]
+    return [{"op": event.key, "self_ms_per_iteration": getattr(event, field) / 1000 / iterations,
+             "calls_per_iteration": event.count / iterations} for event in events]
+
+
 def run(names: list[str], device: torch.device, warmup: int, min_seconds: float, max_iterations: int,
         normalizer: str = "gran", tiny: bool = False, paths: list[str] | None = None) -> dict:
     results = {}
@@ -177,6 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--min-seconds", type=float, default=None, help="time each path this long (default 2 GPU)")
     parser.add_argument("--iterations", type=int, default=None, help="at most this many timed iterations")
     parser.add_argument("--warmup", type=int, default=None, help="untimed iterations (graph warm-up and capture)")
+    parser.add_argument("--profile", action="store_true", help="also list the costliest ops of the fast path")
     parser.add_argument("--out", default=None, help="JSON path (default results/bench/<date>_<device>.json)")
     args = parser.parse_args(argv)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
@@ -198,6 +223,15 @@ def main(argv: list[str] | None = None) -> dict:
               "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32},
               "data": "random tensors on the device", "peak_tflops_reference": peak_tflops(device),
               "configs": {k: {**CONFIGS[k], **(TINY if tiny else {})} for k in args.configs}, "results": results}
+    if args.profile:
+        report["profile"] = {}
+        for config_name in args.configs:
+            config = TrainConfig(dataset="synthetic", normalizer=args.normalizer, device=str(device),
+                                 **{**CONFIGS[config_name], **(TINY if tiny else {})})
+            report["profile"][config_name] = profile_top_ops(config, device)
+            print(f"{config_name}: costliest ops of the fast path (ms per iteration)")
+            for row in report["profile"][config_name][:8]:
+                print(f"  {row['self_ms_per_iteration']:8.3f}  ×{row['calls_per_iteration']:<5g} {row['op'][:90]}")
     out = Path(args.out or f"results/bench/{report['date'][:10]}_{name.replace(' ', '_')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -9,6 +9,7 @@ Layout of a run directory (StyleGAN2-ADA style)::
     metrics.jsonl      one line per evaluation (``eval_every``)
     samples/           EMA-G on a fixed noise, PNG grids
     checkpoints/latest.pt   G, D, EMA-G, optimisers, schedulers, step, RNG states, config (atomic)
+    checkpoints/latest.json its step alone (read by ``run_is_finished``)
 
 Run as a script: ``python -m granlib.train --config cfg.yaml --run-dir runs/x`` (and under ``torchrun`` for
 several processes, see :mod:`granlib.distributed`).
@@ -272,12 +273,21 @@ def _append_jsonl(path: Path, record: dict) -> None:
 
 
 def run_is_finished(run_dir: str | Path) -> bool:
-    """True when the run directory's latest checkpoint is at its final iteration."""
+    """True when the run directory's latest checkpoint is at its final iteration.
+
+    Reads the step from ``latest.json`` beside the checkpoint when that file is at least as new as the checkpoint,
+    so that re-running a notebook does not load every finished run's weights just to skip it.
+    """
     path = Path(run_dir) / "checkpoints" / "latest.pt"
     if not path.exists():
         return False
     config = json.loads((Path(run_dir) / "config.json").read_text())
-    return int(load_checkpoint(path)["step"]) >= config["iterations"]
+    sidecar = path.with_suffix(".json")
+    if sidecar.exists() and sidecar.stat().st_mtime_ns >= path.stat().st_mtime_ns:
+        step = int(json.loads(sidecar.read_text())["step"])
+    else:
+        step = int(load_checkpoint(path)["step"])
+    return step >= config["iterations"]
 
 
 def save_samples(gan: GAN, fixed_z: Tensor, path: Path) -> None:
@@ -349,6 +359,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
             return
         atomic_save({"step": step, "config": config.to_dict(), "rng": rng_state(sampler),
                      **gan.training_state()}, checkpoint_path)
+        atomic_write_text(json.dumps({"step": step}) + "\n", checkpoint_path.with_suffix(".json"))  # run_is_finished
 
     stop = min(config.iterations, max_steps if max_steps is not None else config.iterations)
     sums: dict[str, Tensor] = {}
@@ -378,7 +389,8 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
             record.update(step=done, grad_f_mean=grad_f.mean().item(), grad_f_max=grad_f.max().item(),
                           grad_d_mean=grad_d.mean().item(), grad_d_max=grad_d.max().item(),
                           lr_d=float(gan.opt_d.param_groups[0]["lr"]), lr_g=float(gan.opt_g.param_groups[0]["lr"]),
-                          sec_per_it=elapsed / window_steps, cuda_graph=run_iteration.active)
+                          sec_per_it=elapsed / window_steps, cuda_graph=run_iteration.active,
+                          cuda_graph_fallback=run_iteration.fallback_reason)
             _append_jsonl(run_dir / "stats.jsonl", record)
             progress.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
             sums, window_start, window_steps = {}, time.perf_counter(), 0

@@ -4,7 +4,8 @@
 #   2. python -m granlib.bench for CNN32 and ResNet32 (reference, typical, fast eager, fast with a CUDA graph);
 #   3. python -m granlib.bench_quality: fast vs reference on the CIFAR-10 JPEG copy, two seeds each;
 #   4. python -m granlib.bench_metrics with the offline proxy extractor (50k generated images);
-#   5. python -m granlib.bench for the 48×48 and 128×128 configurations.
+#   5. python -m granlib.bench for the 48×48 and 128×128 configurations;
+#   6. python -m granlib.bench --profile: the costliest ops of the fast path (CNN32, ResNet32).
 # Each stage has its own time limit and writes into $OUT (default results/gpu_checks/); a failed stage does not
 # stop the next. Inputs: the CIFAR-10 JPEG archive in .device_data/ and, where packages are missing, wheels in
 # .whl/ (both git-ignored; see README "Speed"). GPU_CHECKS_DRY=1 runs every stage at toy sizes (plumbing check);
@@ -46,7 +47,7 @@ stage() {  # stage <seconds> <name> <command...>
   echo "=== $name: exit $? after $((SECONDS - start))s"
 }
 
-STAGES=${GPU_CHECKS_STAGES:-tests bench32 quality metrics bench_large}
+STAGES=${GPU_CHECKS_STAGES:-tests bench32 quality metrics bench_large profile}
 SEEDS=${GPU_CHECKS_SEEDS:-0 1}
 for name in $STAGES; do
   case $name in
@@ -62,6 +63,9 @@ for name in $STAGES; do
     bench_large) stage 110 "bench 48x48, 128x128" $PY -m granlib.bench --configs cnn48_ndis1_ns \
       resnet128_ndis5_hinge --paths reference fast_eager fast --warmup 4 --min-seconds 1 "${BENCH_ARGS[@]}" \
       --out "$OUT/bench_48_128.json" ;;
+    # where the fast path's time goes (eager kernels; a replayed graph runs the same ones)
+    profile) stage 60 "profile" $PY -m granlib.bench --configs cnn32_ndis1_ns resnet32_ndis5_hinge --paths fast \
+      --min-seconds 0.5 --profile "${BENCH_ARGS[@]}" --out "$OUT/profile_32.json" ;;
     *) echo "unknown stage $name" ;;
   esac
 done

@@ -32,3 +32,13 @@ def test_metrics_bench_runs_with_the_proxy_on_cpu(tmp_path):
     assert json.loads(out.read_text()) == report
     assert report["extrapolated"] is True and report["images_per_s_extraction"] > 0
     assert report["seconds_for_50k"] == report["seconds_generation_extraction_fid_is"] * 50_000 / 20
+
+
+def test_bench_profile_lists_the_costliest_ops(tmp_path):
+    report = bench.main(["--device", "cpu", "--configs", "cnn32_ndis1_ns", "--paths", "fast", "--iterations", "1",
+                         "--profile", "--out", str(tmp_path / "p.json")])
+    rows = report["profile"]["cnn32_ndis1_ns"]
+    assert 0 < len(rows) <= 15 and all(row["self_ms_per_iteration"] >= 0 and row["op"] for row in rows)
+    times = [row["self_ms_per_iteration"] for row in rows]
+    assert times == sorted(times, reverse=True) and times[0] > 0
+    assert any("conv" in row["op"] for row in rows)  # convolutions are among the costliest ops
