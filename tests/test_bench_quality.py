@@ -25,3 +25,12 @@ def test_quality_comparison_runs_both_paths_on_cpu(tmp_path):
     assert summary["fd_difference_fast_minus_reference"] == summary["fast"]["fd_mean"] - summary["reference"]["fd_mean"]
     projection = summary["projected_100k_run"]
     assert projection["evaluations"] == 2 and projection["minutes"] > 100_000 * projection["sec_per_it"] / 60
+
+
+def test_one_seed_gives_no_noise_verdict():
+    runs = [{"path": path, "fd": fd, "sec_per_it": 0.01, "startup_seconds": 1.0, "eval_seconds": 2.0}
+            for path, fd in (("reference", 10.0), ("fast", 10.5))]
+    summary = bench_quality.summarize(runs, eval_every=5000, eval_samples=100)
+    assert summary["within_noise"] is None and summary["fd_difference_fast_minus_reference"] == 0.5
+    two = runs + [{**runs[0], "fd": 11.0}, {**runs[1], "fd": 10.0}]
+    assert bench_quality.summarize(two, eval_every=5000, eval_samples=100)["within_noise"] is True
