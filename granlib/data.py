@@ -230,7 +230,10 @@ class StreamingSampler:
             have += len(batch)
         images = torch.cat(parts)
         self._buffer = images[batch_size:] if have > batch_size else None
-        return to_float(images[:batch_size].to(self.device, non_blocking=True))
+        batch = images[:batch_size]
+        if self.device.type == "cuda":
+            batch = batch.pin_memory()  # from pageable memory a "non-blocking" copy would still wait on the host
+        return to_float(batch.to(self.device, non_blocking=True))
 
     def state_dict(self) -> dict:
         return {"epoch": torch.tensor(self.epoch)}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU checks of the speed work, as one script for a short lease of a GPU machine (about 8 minutes on an H200):
-#   1. CUDA-graph replay equals eager training (tests/test_graphs.py, skipped on CPU-only machines);
+#   1. CUDA-graph replay equals eager training, samplers on the GPU (tests that CPU-only machines skip);
 #   2. python -m granlib.bench for CNN32 and ResNet32 (reference, typical, fast eager, fast with a CUDA graph);
 #   3. python -m granlib.bench_quality: fast vs reference on the CIFAR-10 JPEG copy, two seeds each;
 #   4. python -m granlib.bench_metrics with the offline proxy extractor (50k generated images);
@@ -51,7 +51,7 @@ STAGES=${GPU_CHECKS_STAGES:-tests bench32 quality metrics bench_large profile}
 SEEDS=${GPU_CHECKS_SEEDS:-0 1}
 for name in $STAGES; do
   case $name in
-    tests) stage 60 "graph tests" $PY -m pytest -q -p no:cacheprovider tests/test_graphs.py ;;
+    tests) stage 60 "GPU tests" $PY -m pytest -q -p no:cacheprovider tests/test_graphs.py tests/test_data.py ;;
     bench32) stage 100 "bench 32x32" $PY -m granlib.bench --configs cnn32_ndis1_ns resnet32_ndis5_hinge \
       "${BENCH_ARGS[@]}" --out "$OUT/bench_32.json" ;;
     quality) stage 250 "quality" $PY -m granlib.bench_quality --dataset "imagefolder:$DATA/cifar10-jpeg/train" \

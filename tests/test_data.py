@@ -61,6 +61,17 @@ def test_a_folder_is_decoded_once_per_process(tmp_path):
     assert decoded_images(load_dataset(f"imagefolder:{tmp_path / 'b'}", resolution=16), num_workers=0).shape[0] == 4
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_samplers_on_cuda_give_the_cpu_batches(tmp_path):
+    make_image_folder(tmp_path)
+    dataset = load_dataset(f"imagefolder:{tmp_path}", resolution=16)
+    on_gpu, on_cpu = StreamingSampler(dataset, "cuda", num_workers=0), StreamingSampler(dataset, num_workers=0)
+    batch = on_gpu.sample(10)
+    assert batch.device.type == "cuda" and torch.equal(batch.cpu(), on_cpu.sample(10))
+    memory = InMemorySampler(dataset, "cuda")
+    assert memory.images.device.type == "cuda" and memory.sample(4).device.type == "cuda"
+
+
 def test_missing_dataset_error_names_dataset_root_and_remedy(tmp_path):
     with pytest.raises(DatasetNotFoundError) as info:
         load_dataset("cifar10", root=tmp_path, download=False)
