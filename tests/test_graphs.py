@@ -13,7 +13,7 @@ from granlib.train import GAN, portable_optimizer_state, train
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-def test_graphs_are_refused_off_cuda_and_on_the_reference_path():
+def test_graphs_are_refused_off_cuda_or_when_disabled():
     gan = GAN(preset("tiny", fast=True), torch.device("cpu"))
     assert "CUDA" in GraphedIteration(gan).fallback_reason
     assert "disabled" in GraphedIteration(gan, enabled=False).fallback_reason
