@@ -110,6 +110,8 @@ def measure(config: TrainConfig, device: torch.device, warmup: int, min_seconds:
     """Iterations/s (timed for at least ``min_seconds`` or ``max_iterations``), FLOPs per iteration, peak memory."""
     torch.manual_seed(0)
     gan = GAN(config, device)
+    if device.type == "cuda":  # as granlib.train: cuDNN autotuning on the fast path only (PyTorch's default otherwise)
+        torch.backends.cudnn.benchmark = gan.fast
     if host_read:
         _read_loss_after_each_d_step(gan)
     run_iteration = GraphedIteration(gan, enabled=config.cuda_graph)
@@ -139,12 +141,33 @@ def measure(config: TrainConfig, device: torch.device, warmup: int, min_seconds:
     return {"it_per_s": timed / seconds, "timed_iterations": timed, "seconds": seconds,
             "flops_per_iteration": flops, "tflops": achieved,
             "fraction_of_peak": achieved / peak if peak else None, "cuda_graph": run_iteration.active,
+            "fused_adam": gan.fused_adam, "cudnn_benchmark": torch.backends.cudnn.benchmark,
             "graph_fallback_reason": run_iteration.fallback_reason,
             "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None}
 
 
-def profile_top_ops(config: TrainConfig, device: torch.device, iterations: int = 5, top: int = 15) -> list[dict]:
-    """The ops with the most self time (device time on CUDA) per iteration of the eager fast path.
+SHORT_KERNEL_US = 10.0  # kernels shorter than this are dominated by launch/scheduling gaps, not by arithmetic
+
+
+def kernel_summary(events, iterations: int) -> dict:
+    """Per iteration: device kernels, their summed time, and how many (and how much time) are short.
+
+    Compared with the replayed graph's time per iteration, the summed kernel time says whether the GPU is busy
+    (sum ≈ iteration time: make kernels faster) or waits between kernels (many short ones: launch fewer).
+    """
+    durations = [event.time_range.elapsed_us() for event in events
+                 if event.device_type == torch.autograd.DeviceType.CUDA]
+    short = [us for us in durations if us < SHORT_KERNEL_US]
+    return {"kernels_per_iteration": len(durations) / iterations,
+            "kernel_ms_per_iteration": sum(durations) / 1000 / iterations,
+            "short_kernels_per_iteration": len(short) / iterations,
+            "short_kernel_ms_per_iteration": sum(short) / 1000 / iterations,
+            "short_kernel_threshold_us": SHORT_KERNEL_US}
+
+
+def profile_fast_path(config: TrainConfig, device: torch.device, iterations: int = 5, top: int = 15) -> dict:
+    """The ops with the most self time (device time on CUDA) per iteration of the eager fast path, and
+    :func:`kernel_summary`.
 
     A replayed CUDA graph runs the same kernels but shows as one launch, so the eager path is what is profiled.
     """
@@ -152,6 +175,8 @@ def profile_top_ops(config: TrainConfig, device: torch.device, iterations: int =
 
     torch.manual_seed(0)
     gan = GAN(config.replace(fast=True, cuda_graph=False), device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     data = RandomImages(config.resolution, device)
     for step in range(3):
         gan.iteration(step, *gan.sample_inputs(data))
@@ -163,8 +188,9 @@ def profile_top_ops(config: TrainConfig, device: torch.device, iterations: int =
         synchronize(device)
     field = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     events = sorted(prof.key_averages(), key=lambda event: getattr(event, field), reverse=True)[:top]
-    return [{"op": event.key, "self_ms_per_iteration": getattr(event, field) / 1000 / iterations,
-             "calls_per_iteration": event.count / iterations} for event in events]
+    top_ops = [{"op": event.key, "self_ms_per_iteration": getattr(event, field) / 1000 / iterations,
+                "calls_per_iteration": event.count / iterations} for event in events]
+    return {"top_ops": top_ops, "kernels": kernel_summary(prof.events(), iterations)}
 
 
 def run(names: list[str], device: torch.device, warmup: int, min_seconds: float, max_iterations: int,
@@ -211,15 +237,13 @@ def main(argv: list[str] | None = None) -> dict:
     min_seconds = args.min_seconds if args.min_seconds is not None else (2.0 if not tiny else 0.0)
     warmup = args.warmup if args.warmup is not None else (6 if not tiny else 1)
     name = device_name(device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # as granlib.train does on the fast path (static shapes)
     results = run(args.configs, device, warmup, min_seconds, iterations, args.normalizer, tiny, args.paths)
     report = {"device": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "torch": torch.__version__, "git_commit": git_commit(), "normalizer": args.normalizer,
               "tiny_widths": tiny,
               "paths": {path: PATHS[path][0] | {"host_read_per_d_step": PATHS[path][1]} for path in args.paths},
               "max_iterations": iterations, "min_seconds": min_seconds, "warmup": warmup,
-              "cudnn_benchmark": torch.backends.cudnn.benchmark,
+              "cudnn_benchmark": "on the fast paths only, as granlib.train" if device.type == "cuda" else None,
               "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32},
               "data": "random tensors on the device", "peak_tflops_reference": peak_tflops(device),
               "configs": {k: {**CONFIGS[k], **(TINY if tiny else {})} for k in args.configs}, "results": results}
@@ -228,9 +252,13 @@ def main(argv: list[str] | None = None) -> dict:
         for config_name in args.configs:
             config = TrainConfig(dataset="synthetic", normalizer=args.normalizer, device=str(device),
                                  **{**CONFIGS[config_name], **(TINY if tiny else {})})
-            report["profile"][config_name] = profile_top_ops(config, device)
-            print(f"{config_name}: costliest ops of the fast path (ms per iteration)")
-            for row in report["profile"][config_name][:8]:
+            report["profile"][config_name] = found = profile_fast_path(config, device)
+            kernels = found["kernels"]
+            print(f"{config_name}: costliest ops of the fast path (ms per iteration); "
+                  f"{kernels['kernels_per_iteration']:.0f} kernels, {kernels['kernel_ms_per_iteration']:.2f} ms, of "
+                  f"which {kernels['short_kernels_per_iteration']:.0f} under {SHORT_KERNEL_US:g} µs "
+                  f"({kernels['short_kernel_ms_per_iteration']:.2f} ms)")
+            for row in found["top_ops"][:8]:
                 print(f"  {row['self_ms_per_iteration']:8.3f}  ×{row['calls_per_iteration']:<5g} {row['op'][:90]}")
     out = Path(args.out or f"results/bench/{report['date'][:10]}_{name.replace(' ', '_')}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

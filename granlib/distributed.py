@@ -99,7 +99,7 @@ def all_gather_statistics(stats):
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return stats
     gathered = [None] * dist.get_world_size()
-    dist.all_gather_object(gathered, stats)
+    dist.all_gather_object(gathered, stats.cpu())  # each rank's sums live on its own GPU
     merged = gathered[0]
     for other in gathered[1:]:
         merged.merge(other)

@@ -65,19 +65,28 @@ def inception_score(logits, splits: int = 10) -> tuple[float, float]:
 
 
 def kernel_inception_distance(feats1, feats2, subsets: int = 100, subset_size: int = 1000,
-                              seed: int = 0) -> tuple[float, float]:
-    """KID (Bińkowski et al. 2018): unbiased MMD² with k(x, y) = (xᵀy/d + 1)³, mean and std over subsets."""
-    x, y = np.asarray(feats1, np.float64), np.asarray(feats2, np.float64)
+                              seed: int = 0, device: str | torch.device = "cpu") -> tuple[float, float]:
+    """KID (Bińkowski et al. 2018): unbiased MMD² with k(x, y) = (xᵀy/d + 1)³, mean and std over subsets.
+
+    float64 on ``device``: 100 subsets of 1000 are 0.8 TFLOP of kernel matrices, seconds on a CPU and milliseconds on
+    a GPU. The subsets are drawn with numpy's generator (``seed``) whatever the device, so the value does not depend
+    on it beyond rounding.
+    """
+    x = torch.as_tensor(np.asarray(feats1), dtype=torch.float64, device=device)
+    y = torch.as_tensor(np.asarray(feats2), dtype=torch.float64, device=device)
     m = min(subset_size, len(x), len(y))
     d = x.shape[1]
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(subsets):
-        a, b = x[rng.choice(len(x), m, replace=False)], y[rng.choice(len(y), m, replace=False)]
-        k_aa, k_bb, k_ab = (a @ a.T / d + 1) ** 3, (b @ b.T / d + 1) ** 3, (a @ b.T / d + 1) ** 3
-        mmd = ((k_aa.sum() - np.trace(k_aa)) / (m * (m - 1)) + (k_bb.sum() - np.trace(k_bb)) / (m * (m - 1))
+        a = x[torch.as_tensor(rng.choice(len(x), m, replace=False), device=x.device)]
+        b = y[torch.as_tensor(rng.choice(len(y), m, replace=False), device=y.device)]
+        k_aa, k_bb, k_ab = (a @ a.T / d + 1) ** 3, (b @ b.T / d + 1) ** 3, (a @ b.T / d + 1) ** 3  # k = (xᵀy/d + 1)³
+        # MMD²_u = Σ_{i≠j} k(aᵢ,aⱼ)/(m(m−1)) + Σ_{i≠j} k(bᵢ,bⱼ)/(m(m−1)) − 2 Σ_{i,j} k(aᵢ,bⱼ)/m²
+        mmd = ((k_aa.sum() - k_aa.trace()) / (m * (m - 1)) + (k_bb.sum() - k_bb.trace()) / (m * (m - 1))
                - 2 * k_ab.mean())
         values.append(mmd)
+    values = torch.stack(values).cpu().numpy()  # one host read for all subsets
     return float(np.mean(values)), float(np.std(values))
 
 
@@ -87,7 +96,11 @@ def quantize(images: Tensor) -> Tensor:
 
 
 class FeatureStatistics:
-    """Streaming float64 mean and covariance of features, plus logits (for IS) and a KID subset."""
+    """Streaming float64 mean and covariance of features, plus logits (for IS) and a KID subset.
+
+    The sums Σf and Σffᵀ accumulate on the features' device (a GPU does the float64 products in microseconds);
+    :attr:`mu` and :attr:`sigma` are numpy arrays.
+    """
 
     def __init__(self, keep_logits: bool = True, kid_features: int = KID_FEATURES_KEPT):
         self.n, self.total, self.outer = 0, None, None
@@ -96,9 +109,9 @@ class FeatureStatistics:
         self.keep_logits, self.kid_features = keep_logits, kid_features
 
     def update(self, features: Tensor, logits: Tensor | None = None) -> None:
-        f = features.detach().to("cpu", torch.float64)
-        self.total = f.sum(0) if self.total is None else self.total + f.sum(0)
-        self.outer = f.T @ f if self.outer is None else self.outer + f.T @ f
+        f = features.detach().to(torch.float64)
+        self.total = f.sum(0) if self.total is None else self.total + f.sum(0)  # Σ f
+        self.outer = f.T @ f if self.outer is None else self.outer + f.T @ f  # Σ f fᵀ
         self.n += len(f)
         if self.keep_logits and logits is not None:
             self.logits.append(logits.detach().float().cpu())
@@ -106,22 +119,31 @@ class FeatureStatistics:
         if kept < self.kid_features:
             self.kid.append(features[: self.kid_features - kept].detach().float().cpu())
 
+    def cpu(self) -> FeatureStatistics:
+        """These statistics with the sums moved to the CPU (before pickling them to another process)."""
+        if self.total is not None:
+            self.total, self.outer = self.total.cpu(), self.outer.cpu()
+        return self
+
     @property
     def mu(self) -> np.ndarray:
-        return (self.total / self.n).numpy()
+        return (self.total / self.n).cpu().numpy()
 
     @property
     def sigma(self) -> np.ndarray:
-        """Unbiased covariance (N − 1), as numpy.cov in pytorch-fid."""
+        """Unbiased covariance (N − 1), as numpy.cov in pytorch-fid: (Σffᵀ − N μμᵀ) / (N − 1)."""
         mean = self.total / self.n
-        return ((self.outer - self.n * torch.outer(mean, mean)) / (self.n - 1)).numpy()
+        return ((self.outer - self.n * torch.outer(mean, mean)) / (self.n - 1)).cpu().numpy()
 
     def merge(self, other: FeatureStatistics) -> None:
         """Add another process's statistics (the same extractor) into these."""
         if other.n == 0:
             return
-        self.total = other.total if self.total is None else self.total + other.total
-        self.outer = other.outer if self.outer is None else self.outer + other.outer
+        if self.total is None:
+            self.total, self.outer = other.total, other.outer
+        else:
+            self.total = self.total + other.total.to(self.total.device)
+            self.outer = self.outer + other.outer.to(self.outer.device)
         self.n += other.n
         self.logits += other.logits
         kept = sum(len(k) for k in self.kid)
@@ -158,6 +180,9 @@ def generated_batches(generator: nn.Module, n: int, batch_size: int, nz: int, de
         generator.train(was_training)
 
 
+_LOADED_REFERENCES: dict[Path, tuple[int, ReferenceStatistics]] = {}  # cache file -> (its mtime, its contents)
+
+
 @dataclass
 class ReferenceStatistics:
     mu: np.ndarray
@@ -185,9 +210,14 @@ def reference_statistics(dataset, description: dict, extractor: nn.Module, cache
     name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name) + f"_{extractor.weights_sha256[:12]}"
     cache = Path(cache_dir or os.environ.get("GRANLIB_CACHE", Path.home() / ".cache" / "granlib")) / f"{name}.npz"
     if cache.exists():
+        remembered = _LOADED_REFERENCES.get(cache)
+        if remembered is not None and remembered[0] == cache.stat().st_mtime_ns and remembered[1].description == key:
+            return remembered[1]  # periodic evaluation: read the file once per process
         with np.load(cache) as saved:
             if json.loads(str(saved["key"])) == key:
-                return ReferenceStatistics(saved["mu"], saved["sigma"], saved["kid"], n, key)
+                result = ReferenceStatistics(saved["mu"], saved["sigma"], saved["kid"], n, key)
+                _LOADED_REFERENCES[cache] = (cache.stat().st_mtime_ns, result)
+                return result
 
     def batches():
         for start in range(0, n, batch_size):
@@ -224,7 +254,7 @@ def evaluate(generator: nn.Module, reference: ReferenceStatistics, n_samples: in
     fd = frechet_distance(stats.mu, stats.sigma, reference.mu, reference.sigma)
     is_mean, is_std = inception_score(stats.logits_array(), splits)
     kid_mean, kid_std = kernel_inception_distance(stats.kid_array(), reference.kid_features, kid_subsets,
-                                                  kid_subset_size)
+                                                  kid_subset_size, device=device)
     return {"fd": fd, "metric": metric_label(extractor), "is_mean": is_mean, "is_std": is_std,
             "kid_mean": kid_mean, "kid_std": kid_std, "n_real": reference.n, "n_fake": n_samples,
             "feature_extractor": extractor.name, "weights_sha256": extractor.weights_sha256}

@@ -90,7 +90,10 @@ class GAN(nn.Module):
                                      gp_weight=config.gp_weight, clip=config.clip).to(device)
         self.ema_G = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.d_loss, self.g_loss = get_loss(config.loss)
-        fused = device.type == "cuda"
+        # Fast path (default on CUDA): channels_last, bf16 autocast, the cheap G step, fused Adam, no host sync.
+        self.fast = device.type == "cuda" if config.fast is None else bool(config.fast)
+        self.fused_adam = self.fast and device.type == "cuda"  # the reference keeps PyTorch's default Adam
+        fused = self.fused_adam or None
         self.opt_g = torch.optim.Adam(self.G.parameters(), config.lr_g, betas=config.betas_g, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), config.lr_d, betas=config.betas_d, fused=fused)
         decay = config.lr_decay == "linear"
@@ -100,8 +103,6 @@ class GAN(nn.Module):
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, LinearDecay(config.iterations, decay))
         self.device = device
         self.world_size = 1  # processes sharing each global batch (granlib.distributed)
-        # Fast path (default on CUDA): channels_last, bf16 autocast, the cheap G step, no host sync per step.
-        self.fast = device.type == "cuda" if config.fast is None else bool(config.fast)
         if self.fast:
             for module in (self.G, self.D, self.ema_G):
                 module.to(memory_format=torch.channels_last)
@@ -201,10 +202,15 @@ class GAN(nn.Module):
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.ema_G.load_state_dict(state["ema_G"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        self.opt_g.load_state_dict(self._with_this_runs_adam(state["opt_g"]))
+        self.opt_d.load_state_dict(self._with_this_runs_adam(state["opt_d"]))
         self.sched_g.load_state_dict(state["sched_g"])
         self.sched_d.load_state_dict(state["sched_d"])
+
+    def _with_this_runs_adam(self, optimizer_state: dict) -> dict:
+        """The saved state with this run's Adam flavour: a checkpoint of the other path resumes on this one."""
+        groups = [{**group, "fused": self.fused_adam or None} for group in optimizer_state["param_groups"]]
+        return {**optimizer_state, "param_groups": groups}
 
 
 def portable_optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
@@ -300,18 +306,23 @@ def save_samples(gan: GAN, fixed_z: Tensor, path: Path) -> None:
 
 
 def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_steps: int | None = None,
-          evaluator=None) -> Path:
+          evaluator=None, max_seconds: float | None = None) -> Path:
     """Train (or resume) the run described by ``config`` in ``run_dir``; returns ``run_dir``.
 
     ``max_steps`` stops after that many iterations in total (as if interrupted); re-running resumes.
-    ``evaluator(ema_G, step) -> dict`` overrides the default periodic evaluation (``eval_every``).
+    ``max_seconds`` stops at the first iteration that ends after this many seconds since the call (a job's time
+    limit), with a checkpoint; re-running resumes. ``evaluator(ema_G, step) -> dict`` overrides the default
+    periodic evaluation (``eval_every``); each metrics line also records the evaluation's ``eval_seconds``.
     """
     from tqdm.auto import tqdm
 
     from granlib import distributed
 
+    called = time.perf_counter()
     run_dir = Path(run_dir)
     ctx = distributed.context()
+    if max_seconds is not None and ctx.active:
+        raise ValueError("max_seconds is for one process: ranks would stop at different iterations")
     device = distributed.device_for(ctx, resolve_device(config.device))
     for name, size in (("batch_size_d", config.batch_size_d), ("batch_size_g", config.batch_size_g)):
         if size % ctx.world_size:
@@ -376,7 +387,8 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
         window_steps += 1
         done = step + 1
         at = lambda every, done=done: every and (done % every == 0 or done == stop)  # noqa: E731
-        if at(config.log_every) or at(config.checkpoint_every) or at(config.eval_every):
+        out_of_time = max_seconds is not None and time.perf_counter() - called >= max_seconds
+        if at(config.log_every) or at(config.checkpoint_every) or at(config.eval_every) or out_of_time:
             first_bad_step = distributed.all_reduce_min(first_bad_step)  # every rank stops together
             if torch.isfinite(first_bad_step):
                 raise NonFiniteLossError(
@@ -397,11 +409,15 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
         if at(config.sample_every) and ctx.is_main:
             save_samples(gan, fixed_z, run_dir / "samples" / f"step_{done:07d}.png")
         if evaluator is not None and at(config.eval_every):
+            evaluation_start = time.perf_counter()
             metrics = evaluator(gan.ema_G, done)  # every rank samples its share; rank 0 gets the result
             if ctx.is_main:
-                _append_jsonl(run_dir / "metrics.jsonl", {"step": done, **metrics})
-        if at(config.checkpoint_every) or done == stop:
+                _append_jsonl(run_dir / "metrics.jsonl",
+                              {"step": done, **metrics, "eval_seconds": time.perf_counter() - evaluation_start})
+        if at(config.checkpoint_every) or done == stop or out_of_time:
             save_checkpoint(done)
+        if out_of_time:
+            break
     progress.close()
     distributed.barrier()
     return run_dir

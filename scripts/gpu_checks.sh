@@ -5,7 +5,10 @@
 #   3. python -m granlib.bench_quality: fast vs reference on the CIFAR-10 JPEG copy, two seeds each;
 #   4. python -m granlib.bench_metrics with the offline proxy extractor (50k generated images);
 #   5. python -m granlib.bench for the 48×48 and 128×128 configurations;
-#   6. python -m granlib.bench --profile: the costliest ops of the fast path (CNN32, ResNet32).
+#   6. python -m granlib.bench --profile: the costliest ops of the fast path (CNN32, ResNet32);
+#   long (not in the default list): python -m granlib.bench_long, the timed 100k-iteration CNN32 run with periodic
+#      evaluation. It stops with a checkpoint after GPU_CHECKS_LONG_MINUTES (default 8) and the same stage resumes
+#      it in the next call on the same (warm) machine: a lease's 10-minute command limit holds ~85k iterations.
 # Each stage has its own time limit and writes into $OUT (default results/gpu_checks/); a failed stage does not
 # stop the next. Inputs: the CIFAR-10 JPEG archive in .device_data/ and, where packages are missing, wheels in
 # .whl/ (both git-ignored; see README "Speed"). GPU_CHECKS_DRY=1 runs every stage at toy sizes (plumbing check);
@@ -33,10 +36,13 @@ if [ "${GPU_CHECKS_DRY:-0}" = 1 ]; then
   BENCH_ARGS=(--iterations 1 --min-seconds 0)
   QUALITY_ARGS=(--iterations 4 --n-eval 16 --ngf 16 --ndf 8 --nz 16 --device cpu)
   METRICS_ARGS=(--n 20 --batch-size 10)
+  LONG_ARGS=(--iterations 6 --eval-every 3 --n-eval 16 --ngf 16 --ndf 8 --nz 16 --device cpu --max-minutes 0
+    --run-dir /tmp/granlib_runs/long_dry)
 else
   BENCH_ARGS=()
   QUALITY_ARGS=(--iterations 2500 --n-eval 10000)
   METRICS_ARGS=()
+  LONG_ARGS=(--max-minutes "${GPU_CHECKS_LONG_MINUTES:-8}" --run-dir runs/bench_long_cnn32)  # whole minutes
 fi
 
 stage() {  # stage <seconds> <name> <command...>
@@ -49,12 +55,14 @@ stage() {  # stage <seconds> <name> <command...>
 
 STAGES=${GPU_CHECKS_STAGES:-tests bench32 quality metrics bench_large profile}
 SEEDS=${GPU_CHECKS_SEEDS:-0 1}
+N_SEEDS=$(wc -w <<<"$SEEDS")
+LONG_LIMIT=$(( ${GPU_CHECKS_LONG_MINUTES:-8} * 60 + 60 ))
 for name in $STAGES; do
   case $name in
     tests) stage 60 "GPU tests" $PY -m pytest -q -p no:cacheprovider tests/test_graphs.py tests/test_data.py ;;
     bench32) stage 100 "bench 32x32" $PY -m granlib.bench --configs cnn32_ndis1_ns resnet32_ndis5_hinge \
       "${BENCH_ARGS[@]}" --out "$OUT/bench_32.json" ;;
-    quality) stage 250 "quality" $PY -m granlib.bench_quality --dataset "imagefolder:$DATA/cifar10-jpeg/train" \
+    quality) stage $((60 + 95 * N_SEEDS)) "quality" $PY -m granlib.bench_quality --dataset "imagefolder:$DATA/cifar10-jpeg/train" \
       --seeds $SEEDS --extractor effnet_lite0 "${QUALITY_ARGS[@]}" --runs-dir /tmp/granlib_runs \
       --out "$OUT/quality.json" ;;
     metrics) stage 50 "metrics" $PY -m granlib.bench_metrics --extractor effnet_lite0 "${METRICS_ARGS[@]}" \
@@ -66,6 +74,9 @@ for name in $STAGES; do
     # where the fast path's time goes (eager kernels; a replayed graph runs the same ones)
     profile) stage 60 "profile" $PY -m granlib.bench --configs cnn32_ndis1_ns resnet32_ndis5_hinge --paths fast \
       --min-seconds 0.5 --profile "${BENCH_ARGS[@]}" --out "$OUT/profile_32.json" ;;
+    long) stage "$LONG_LIMIT" "100k run (one segment)" $PY -m granlib.bench_long \
+      --dataset "imagefolder:$DATA/cifar10-jpeg/train" --extractor effnet_lite0 "${LONG_ARGS[@]}" \
+      --out "$OUT/long.json" ;;
     *) echo "unknown stage $name" ;;
   esac
 done

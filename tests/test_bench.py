@@ -1,5 +1,7 @@
 import json
 
+import torch
+
 from granlib import bench
 
 
@@ -16,6 +18,7 @@ def test_bench_runs_on_cpu_and_writes_json(tmp_path):
             assert row[path]["it_per_s"] > 0 and row[path]["timed_iterations"] == 1
             assert row[path]["flops_per_iteration"] > 0
             assert row[path]["cuda_graph"] is False and row[path]["graph_fallback_reason"]
+            assert row[path]["fused_adam"] is False  # CPU; on CUDA only the fast paths fuse
         assert row["speedup"] == row["fast"]["it_per_s"] / row["reference"]["it_per_s"]
         assert row["speedup_vs_typical"] == row["fast"]["it_per_s"] / row["typical"]["it_per_s"]
         # the cheap G step does fewer FLOPs than double backprop through ‖∇f‖
@@ -37,8 +40,23 @@ def test_metrics_bench_runs_with_the_proxy_on_cpu(tmp_path):
 def test_bench_profile_lists_the_costliest_ops(tmp_path):
     report = bench.main(["--device", "cpu", "--configs", "cnn32_ndis1_ns", "--paths", "fast", "--iterations", "1",
                          "--profile", "--out", str(tmp_path / "p.json")])
-    rows = report["profile"]["cnn32_ndis1_ns"]
+    rows = report["profile"]["cnn32_ndis1_ns"]["top_ops"]
     assert 0 < len(rows) <= 15 and all(row["self_ms_per_iteration"] >= 0 and row["op"] for row in rows)
     times = [row["self_ms_per_iteration"] for row in rows]
     assert times == sorted(times, reverse=True) and times[0] > 0
     assert any("conv" in row["op"] for row in rows)  # convolutions are among the costliest ops
+    assert report["profile"]["cnn32_ndis1_ns"]["kernels"]["kernels_per_iteration"] == 0  # no device kernels on CPU
+
+
+def test_kernel_summary_counts_device_kernels_and_the_short_ones():
+    from types import SimpleNamespace
+
+    cuda, cpu = torch.autograd.DeviceType.CUDA, torch.autograd.DeviceType.CPU
+
+    def event(device_type, microseconds):
+        return SimpleNamespace(device_type=device_type, time_range=SimpleNamespace(elapsed_us=lambda: microseconds))
+
+    events = [event(cuda, 4.0), event(cuda, 6.0), event(cuda, 90.0), event(cpu, 1000.0)] * 2  # two iterations
+    summary = bench.kernel_summary(events, iterations=2)
+    assert summary["kernels_per_iteration"] == 3 and summary["short_kernels_per_iteration"] == 2
+    assert summary["kernel_ms_per_iteration"] == 0.1 and summary["short_kernel_ms_per_iteration"] == 0.01

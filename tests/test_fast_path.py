@@ -36,3 +36,20 @@ def test_fast_path_gradients_equal_reference(normalizer):
 def test_fast_path_is_default_only_on_cuda():
     assert GAN(preset("tiny"), torch.device("cpu")).fast is False
     assert GAN(preset("tiny", fast=True), torch.device("cpu")).fast is True
+
+
+def test_only_the_fast_cuda_path_uses_fused_adam_and_a_resume_keeps_its_own():
+    reference = GAN(preset("tiny", fast=False), torch.device("cpu"))
+    assert reference.fused_adam is False
+    assert all(group["fused"] is None for opt in (reference.opt_g, reference.opt_d) for group in opt.param_groups)
+    state = reference.training_state()
+    for key in ("opt_g", "opt_d"):  # as saved by a fused (fast CUDA) run
+        state[key]["param_groups"] = [{**group, "fused": True} for group in state[key]["param_groups"]]
+    reference.load_training_state(state)
+    assert all(group["fused"] is None for opt in (reference.opt_g, reference.opt_d) for group in opt.param_groups)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fast_cuda_path_uses_fused_adam():
+    assert GAN(preset("tiny"), torch.device("cuda")).fused_adam is True
+    assert GAN(preset("tiny", fast=False), torch.device("cuda")).fused_adam is False

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -123,6 +125,34 @@ def test_streaming_statistics_equal_numpy():
     assert stats.kid_array().shape == (50, 7)
 
 
+def test_merged_statistics_equal_one_pass():
+    rng = np.random.default_rng(6)
+    feats = torch.from_numpy(rng.standard_normal((90, 6))).float()
+    whole, first, second = FeatureStatistics(kid_features=40), FeatureStatistics(kid_features=40), FeatureStatistics()
+    whole.update(feats)
+    first.update(feats[:50])
+    second.update(feats[50:])
+    first.merge(second.cpu())
+    assert first.n == 90
+    np.testing.assert_allclose(first.mu, whole.mu, rtol=1e-12)
+    np.testing.assert_allclose(first.sigma, whole.sigma, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(first.kid_array(), whole.kid_array())  # the first 40 features, in order
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_kid_and_statistics_on_the_gpu_equal_the_cpu():
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((300, 32)), rng.standard_normal((300, 32)) + 0.2
+    on_cpu = kernel_inception_distance(x, y, subsets=5, subset_size=100)
+    on_gpu = kernel_inception_distance(x, y, subsets=5, subset_size=100, device="cuda")
+    np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-9)
+    cpu_stats, gpu_stats = FeatureStatistics(), FeatureStatistics()
+    cpu_stats.update(torch.from_numpy(x).float())
+    gpu_stats.update(torch.from_numpy(x).float().cuda())
+    np.testing.assert_allclose(gpu_stats.mu, cpu_stats.mu, rtol=1e-12)
+    np.testing.assert_allclose(gpu_stats.sigma, cpu_stats.sigma, rtol=1e-9, atol=1e-12)
+
+
 def test_quantize_matches_png_rounding():
     x = torch.tensor([-1.0, -0.99, 0.0, 0.999, 1.0, 1.5])
     assert quantize(x).tolist() == [0, 1, 128, 255, 255, 255]
@@ -193,6 +223,9 @@ def test_evaluate_and_cached_reference(tmp_path, extractor):
     assert len(files) == 1 and "synthetic" in files[0].name and "n-12" in files[0].name
     again = reference_statistics(dataset, description, extractor, cache_dir=tmp_path)
     np.testing.assert_array_equal(again.sigma, reference.sigma)
+    assert reference_statistics(dataset, description, extractor, cache_dir=tmp_path) is again  # read once per process
+    os.utime(files[0], ns=(files[0].stat().st_atime_ns, files[0].stat().st_mtime_ns + 1))  # a rewritten file ...
+    assert reference_statistics(dataset, description, extractor, cache_dir=tmp_path) is not again  # ... is re-read
     subset = reference_statistics(dataset, description, extractor, cache_dir=tmp_path, n=8)  # another n: another file
     assert len(list(tmp_path.glob("*.npz"))) == 2
     assert subset.description["subset"] == "randperm-seed0"  # a random subset, not the first 8 (one class each)

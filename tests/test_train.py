@@ -70,6 +70,22 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, normalizer):
     assert stats("straight") == stats("resumed")
 
 
+def test_time_limited_run_stops_with_a_checkpoint_and_resumes_bit_identically(tmp_path):
+    config = preset("tiny", iterations=5, checkpoint_every=100, log_every=100, eval_every=2)
+    evaluations = []
+    evaluator = lambda ema_G, step: evaluations.append(step) or {"fd": float(step)}  # noqa: E731
+    train(config, tmp_path / "straight", quiet=True, evaluator=evaluator)
+    train(config, tmp_path / "limited", quiet=True, evaluator=evaluator, max_seconds=0)  # stops after one iteration
+    assert json.loads((tmp_path / "limited" / "checkpoints" / "latest.json").read_text()) == {"step": 1}
+    train(config, tmp_path / "limited", quiet=True, evaluator=evaluator)
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
+    b = load_checkpoint(tmp_path / "limited" / "checkpoints" / "latest.pt")
+    assert a["step"] == b["step"] == 5
+    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])
+    metrics = [json.loads(x) for x in (tmp_path / "limited" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [2, 4, 5] and all(m["eval_seconds"] >= 0 for m in metrics)
+
+
 def test_refuses_to_resume_with_changed_hyperparameters(tmp_path):
     train(preset("tiny", iterations=2), tmp_path, quiet=True)
     with pytest.raises(ConfigMismatchError, match=r"lr_d: 0.0002 -> 0.001") as info:
