@@ -71,6 +71,12 @@ def at_least_float32(t: Tensor) -> Tensor:
     return t if t.dtype in (torch.float32, torch.float64) else t.float()
 
 
+def per_sample_norm(grad: Tensor) -> Tensor:
+    """‖grad_b‖₂ over every dimension but the batch, in float32 or wider; no reshape, so a channels_last gradient
+    is not copied into contiguous order first."""
+    return torch.linalg.vector_norm(at_least_float32(grad), dim=tuple(range(1, grad.dim())))
+
+
 def normalize(f: Tensor, n: Tensor, eps: float, tau: float, variant: str) -> Tensor:
     """g from f and n = ‖∇ₓf‖ (both [B]); float32 or wider for the division."""
     if variant == "gran":
@@ -128,7 +134,7 @@ class GraN(nn.Module):
         f = self.raw(x)
         # n = ‖∇ₓf‖₂ per sample: samples are independent, so ∇ₓ Σ_b f_b gives every ∇ₓ f_b at once.
         (grad,) = torch.autograd.grad(f.sum(), x, create_graph=not generator_step, retain_graph=True)
-        n = at_least_float32(grad).flatten(1).norm(dim=1)
+        n = per_sample_norm(grad)
         if generator_step:
             n = n.detach()  # ∇ₓn = 0 a.e. for piecewise-linear f: dropping it is exact, not an approximation
         g = normalize(at_least_float32(f), n, self.eps, self.tau, self.variant)

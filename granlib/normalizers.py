@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from granlib.gran import DEFAULT_EPS, DEFAULT_TAU, GraN, at_least_float32
+from granlib.gran import DEFAULT_EPS, DEFAULT_TAU, GraN, per_sample_norm
 
 NORMALIZERS = ("none", "sn", "gp", "wc", "gn", "gran", "gran_inverse")
 GRADIENT_NORMALIZERS = ("gn", "gran", "gran_inverse")  # normalisers built on GraN; their D step double-backprops
@@ -96,7 +96,7 @@ class GradientPenaltyDiscriminator(Discriminator):
         alpha = alpha.reshape(-1, *([1] * (real.dim() - 1)))
         x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
         (grad,) = torch.autograd.grad(self.raw(x_hat).sum(), x_hat, create_graph=True)
-        norm = at_least_float32(grad).flatten(1).norm(dim=1)  # float32 even under bf16 autocast
+        norm = per_sample_norm(grad)  # float32 even under bf16 autocast
         return self.gp_weight * ((norm - 1) ** 2).mean()  # λ·E[(‖∇f(x̂)‖ − 1)²]
 
 

@@ -167,8 +167,9 @@ class GAN(nn.Module):
             torch._foreach_copy_(ema_params, params)
         else:
             torch._foreach_lerp_(ema_params, params, 1.0 - self.config.ema_decay)
-        for ema_buffer, buffer in zip(self.ema_G.buffers(), self.G.buffers()):
-            ema_buffer.copy_(buffer)
+        ema_buffers, buffers = list(self.ema_G.buffers()), list(self.G.buffers())
+        if buffers:
+            torch._foreach_copy_(ema_buffers, buffers)  # one kernel for all of them
 
     def iteration(self, step: int, reals: list[Tensor], d_noises: list[Tensor], g_noise: Tensor,
                   gp_alphas: list[Tensor] | None = None) -> dict[str, Tensor]:
