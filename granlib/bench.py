@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from granlib.config import TrainConfig
+from granlib.fast_path import MEASURES, FastPath
 from granlib.graphs import GraphedIteration
 from granlib.train import GAN
 from granlib.versions import device_name, git_commit
@@ -92,6 +94,22 @@ PATHS = {
     "fast_eager": (dict(fast=True, cuda_graph=False), False),  # bf16, channels_last, cheap G step, fused Adam
     "fast": (dict(fast=True, cuda_graph=True), False),  # the default on CUDA: fast_eager replayed from a CUDA graph
 }
+# The ablation (``--ablation``): the fast path with one measure of granlib.fast_path switched off.
+ABLATION_PATHS = {f"fast_without_{measure}": measure for measure in MEASURES}
+
+
+def path_setup(path: str) -> tuple[dict, bool, FastPath | None]:
+    """(TrainConfig overrides, host read per D step, fast-path measures) of a path or an ablation path."""
+    if path in ABLATION_PATHS:
+        return dict(fast=True, cuda_graph=True), False, FastPath().without(ABLATION_PATHS[path])
+    overrides, host_read = PATHS[path]
+    return overrides, host_read, None
+
+
+def describe_path(path: str) -> dict:
+    overrides, host_read, fast_path = path_setup(path)
+    return {**overrides, "host_read_per_d_step": host_read,
+            **({"fast_path": asdict(fast_path)} if fast_path is not None else {})}
 
 
 def _read_loss_after_each_d_step(gan: GAN) -> None:
@@ -106,12 +124,12 @@ def _read_loss_after_each_d_step(gan: GAN) -> None:
 
 
 def measure(config: TrainConfig, device: torch.device, warmup: int, min_seconds: float, max_iterations: int,
-            host_read: bool = False) -> dict:
+            host_read: bool = False, fast_path: FastPath | None = None) -> dict:
     """Iterations/s (timed for at least ``min_seconds`` or ``max_iterations``), FLOPs per iteration, peak memory."""
     torch.manual_seed(0)
-    gan = GAN(config, device)
+    gan = GAN(config, device, fast_path=fast_path)
     if device.type == "cuda":  # as granlib.train: cuDNN autotuning on the fast path only (PyTorch's default otherwise)
-        torch.backends.cudnn.benchmark = gan.fast
+        torch.backends.cudnn.benchmark = gan.fast_path.cudnn_benchmark
     if host_read:
         _read_loss_after_each_d_step(gan)
     run_iteration = GraphedIteration(gan, enabled=config.cuda_graph)
@@ -141,7 +159,8 @@ def measure(config: TrainConfig, device: torch.device, warmup: int, min_seconds:
     return {"it_per_s": timed / seconds, "timed_iterations": timed, "seconds": seconds,
             "flops_per_iteration": flops, "tflops": achieved,
             "fraction_of_peak": achieved / peak if peak else None, "cuda_graph": run_iteration.active,
-            "fused_adam": gan.fused_adam, "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "fast_path": asdict(gan.fast_path), "fused_adam": gan.fused_adam,
+            "cudnn_benchmark": torch.backends.cudnn.benchmark,
             "graph_fallback_reason": run_iteration.fallback_reason,
             "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None}
 
@@ -200,16 +219,21 @@ def run(names: list[str], device: torch.device, warmup: int, min_seconds: float,
         base = {**CONFIGS[name], **(TINY if tiny else {})}
         row = {}
         for path in paths or list(PATHS):
-            overrides, host_read = PATHS[path]
+            overrides, host_read, fast_path = path_setup(path)
             config = TrainConfig(dataset="synthetic", normalizer=normalizer, device=str(device), ema_decay=0.999,
                                  **base, **overrides)
-            row[path] = measure(config, device, warmup, min_seconds, max_iterations, host_read)
+            row[path] = measure(config, device, warmup, min_seconds, max_iterations, host_read, fast_path)
+        if "fast" in row:  # what each measure is worth: the fast path's rate over its rate without that measure
+            gains = {measure: row["fast"]["it_per_s"] / row[path]["it_per_s"]
+                     for path, measure in ABLATION_PATHS.items() if path in row}
+            if gains:
+                row["measure_gain"] = gains
         if "reference" in row and "fast" in row:
             row["speedup"] = row["fast"]["it_per_s"] / row["reference"]["it_per_s"]
         if "typical" in row and "fast" in row:
             row["speedup_vs_typical"] = row["fast"]["it_per_s"] / row["typical"]["it_per_s"]
         results[name] = row
-        rates = "   ".join(f"{path} {row[path]['it_per_s']:8.2f}" for path in row if isinstance(row[path], dict))
+        rates = "   ".join(f"{path} {row[path]['it_per_s']:8.2f}" for path in paths or list(PATHS))
         fast = row.get("fast")
         print(f"{name:22s} it/s: {rates}" + (f"   ×{row['speedup']:.2f} vs reference" if "speedup" in row else "")
               + (f"   {fast['tflops']:.2f} TFLOP/s" if fast else "")
@@ -223,7 +247,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--normalizer", default="gran")
-    parser.add_argument("--paths", nargs="*", default=list(PATHS), choices=list(PATHS))
+    parser.add_argument("--paths", nargs="*", default=list(PATHS), choices=[*PATHS, *ABLATION_PATHS])
+    parser.add_argument("--ablation", action="store_true",
+                        help="also the fast path with each measure of granlib.fast_path switched off in turn")
     parser.add_argument("--min-seconds", type=float, default=None, help="time each path this long (default 2 GPU)")
     parser.add_argument("--iterations", type=int, default=None, help="at most this many timed iterations")
     parser.add_argument("--warmup", type=int, default=None, help="untimed iterations (graph warm-up and capture)")
@@ -237,11 +263,12 @@ def main(argv: list[str] | None = None) -> dict:
     min_seconds = args.min_seconds if args.min_seconds is not None else (2.0 if not tiny else 0.0)
     warmup = args.warmup if args.warmup is not None else (6 if not tiny else 1)
     name = device_name(device)
-    results = run(args.configs, device, warmup, min_seconds, iterations, args.normalizer, tiny, args.paths)
+    paths = [*args.paths, *(p for p in ABLATION_PATHS if args.ablation and p not in args.paths)]
+    results = run(args.configs, device, warmup, min_seconds, iterations, args.normalizer, tiny, paths)
     report = {"device": name, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "torch": torch.__version__, "git_commit": git_commit(), "normalizer": args.normalizer,
               "tiny_widths": tiny,
-              "paths": {path: PATHS[path][0] | {"host_read_per_d_step": PATHS[path][1]} for path in args.paths},
+              "paths": {path: describe_path(path) for path in paths},
               "max_iterations": iterations, "min_seconds": min_seconds, "warmup": warmup,
               "cudnn_benchmark": "on the fast paths only, as granlib.train" if device.type == "cuda" else None,
               "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32},

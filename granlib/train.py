@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from granlib.checkpoint import atomic_save, atomic_write_text, load_checkpoint
 from granlib.config import TrainConfig, config_differences
 from granlib.data import dataset_label, load_dataset, make_sampler
+from granlib.fast_path import FastPath
 from granlib.graphs import GraphedIteration
 from granlib.losses import get_loss
 from granlib.models import build_models
@@ -80,7 +81,8 @@ class GAN(nn.Module):
     distributed training) can inject them; ``sample_inputs`` draws them from the global RNG.
     """
 
-    def __init__(self, config: TrainConfig, device: torch.device, models: tuple[nn.Module, nn.Module] | None = None):
+    def __init__(self, config: TrainConfig, device: torch.device, models: tuple[nn.Module, nn.Module] | None = None,
+                 fast_path: FastPath | None = None):
         super().__init__()
         self.config = config
         generator, d_net = models or build_models(config.architecture, config.resolution, nz=config.nz,
@@ -90,9 +92,15 @@ class GAN(nn.Module):
                                      gp_weight=config.gp_weight, clip=config.clip).to(device)
         self.ema_G = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.d_loss, self.g_loss = get_loss(config.loss)
-        # Fast path (default on CUDA): channels_last, bf16 autocast, the cheap G step, fused Adam, no host sync.
+        # Fast path (default on CUDA): the measures of granlib.fast_path (``fast_path`` picks a subset, for
+        # ablations); the reference takes none of them. Either way no host sync inside an iteration.
         self.fast = device.type == "cuda" if config.fast is None else bool(config.fast)
-        self.fused_adam = self.fast and device.type == "cuda"  # the reference keeps PyTorch's default Adam
+        if fast_path is not None and not self.fast:
+            raise ValueError("fast_path chooses measures of the fast path, but this run takes the reference path")
+        self.fast_path = (fast_path or FastPath()) if self.fast else FastPath.off()
+        on_cuda = device.type == "cuda"
+        self.fused_adam = self.fast_path.fused_adam and on_cuda  # otherwise PyTorch's default Adam
+        self.bf16 = self.fast_path.bf16_autocast and on_cuda
         fused = self.fused_adam or None
         self.opt_g = torch.optim.Adam(self.G.parameters(), config.lr_g, betas=config.betas_g, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), config.lr_d, betas=config.betas_d, fused=fused)
@@ -103,7 +111,7 @@ class GAN(nn.Module):
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, LinearDecay(config.iterations, decay))
         self.device = device
         self.world_size = 1  # processes sharing each global batch (granlib.distributed)
-        if self.fast:
+        if self.fast_path.channels_last:
             for module in (self.G, self.D, self.ema_G):
                 module.to(memory_format=torch.channels_last)
         # The modules that training forwards go through: DDP wrappers under torchrun, else G and D themselves.
@@ -120,12 +128,12 @@ class GAN(nn.Module):
 
     def autocast(self):
         """bf16 autocast on the fast CUDA path; a no-op otherwise. GraN/GP norms are widened to float32."""
-        enabled = self.fast and self.device.type == "cuda"
+        enabled = self.bf16
         # no cast cache: a cached bf16 copy of a weight would be recorded once by a CUDA graph and never refreshed
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled, cache_enabled=False)
 
     def layout(self, x: Tensor) -> Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.fast and x.dim() == 4 else x
+        return x.contiguous(memory_format=torch.channels_last) if self.fast_path.channels_last and x.dim() == 4 else x
 
     def d_step(self, real: Tensor, z: Tensor, gp_alpha: Tensor | None = None) -> dict[str, Tensor]:
         real = self.layout(real)
@@ -151,7 +159,7 @@ class GAN(nn.Module):
                 # unwrapped, frozen D; the reference path differentiates through ‖∇f‖ (double backprop), the fast
                 # path holds it constant, which is exact almost everywhere (granlib.gran)
                 fake = self.layout(self.G_forward(z).float())
-                loss = self.g_loss(self.D(fake, generator_step=self.fast).float())
+                loss = self.g_loss(self.D(fake, generator_step=self.fast_path.cheap_generator_step).float())
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()
@@ -362,7 +370,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
             _truncate_jsonl(run_dir / name, start)
     if evaluator is None and config.eval_every:
         evaluator = default_evaluator(config, device)
-    if gan.fast and device.type == "cuda":
+    if device.type == "cuda" and gan.fast_path.cudnn_benchmark:
         torch.backends.cudnn.benchmark = True  # static shapes: let cuDNN time its algorithms once
     run_iteration = GraphedIteration(gan, enabled=config.cuda_graph)
 

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# The GPU checks of the speed work, as one script for a short lease of a GPU machine (about 8 minutes on an H200):
+# The GPU checks of the speed work, as one script for short leases of a GPU machine (stages below):
 #   1. CUDA-graph replay equals eager training, samplers on the GPU (tests that CPU-only machines skip);
 #   2. python -m granlib.bench for CNN32 and ResNet32 (reference, typical, fast eager, fast with a CUDA graph);
 #   3. python -m granlib.bench_quality: fast vs reference on the CIFAR-10 JPEG copy, two seeds each;
 #   4. python -m granlib.bench_metrics with the offline proxy extractor (50k generated images);
 #   5. python -m granlib.bench for the 48×48 and 128×128 configurations;
 #   6. python -m granlib.bench --profile: the costliest ops of the fast path (CNN32, ResNet32);
+#   7. python -m granlib.bench --ablation: the fast path with each of its measures switched off in turn;
 #   long (not in the default list): python -m granlib.bench_long, the timed 100k-iteration CNN32 run with periodic
 #      evaluation. It stops with a checkpoint after GPU_CHECKS_LONG_MINUTES (default 8) and the same stage resumes
 #      it in the next call on the same (warm) machine: a lease's 10-minute command limit holds ~85k iterations.
 # Each stage has its own time limit and writes into $OUT (default results/gpu_checks/); a failed stage does not
 # stop the next. Inputs: the CIFAR-10 JPEG archive in .device_data/ and, where packages are missing, wheels in
 # .whl/ (both git-ignored; see README "Speed"). GPU_CHECKS_DRY=1 runs every stage at toy sizes (plumbing check);
-# GPU_CHECKS_STAGES and GPU_CHECKS_SEEDS choose stages and quality seeds (a second, shorter lease).
+# GPU_CHECKS_STAGES and GPU_CHECKS_SEEDS choose stages and quality seeds. A lease allows 15 device minutes and 10
+# per command, so the measured stage times (H200, 2026-11-27) suggest two leases:
+#   A: GPU_CHECKS_STAGES="tests bench32 ablation profile" (~5 min), then
+#      GPU_CHECKS_STAGES=quality GPU_CHECKS_SEEDS="0 1 2 3" (~6 min: 4 seeds per path for the noise estimate);
+#   B: GPU_CHECKS_STAGES=long, twice in a row (the 100k run: ~8 min, then the rest).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-results/gpu_checks}
@@ -53,7 +58,7 @@ stage() {  # stage <seconds> <name> <command...>
   echo "=== $name: exit $? after $((SECONDS - start))s"
 }
 
-STAGES=${GPU_CHECKS_STAGES:-tests bench32 quality metrics bench_large profile}
+STAGES=${GPU_CHECKS_STAGES:-tests bench32 quality metrics bench_large profile ablation}
 SEEDS=${GPU_CHECKS_SEEDS:-0 1}
 N_SEEDS=$(wc -w <<<"$SEEDS")
 LONG_LIMIT=$(( ${GPU_CHECKS_LONG_MINUTES:-8} * 60 + 60 ))
@@ -74,6 +79,8 @@ for name in $STAGES; do
     # where the fast path's time goes (eager kernels; a replayed graph runs the same ones)
     profile) stage 60 "profile" $PY -m granlib.bench --configs cnn32_ndis1_ns resnet32_ndis5_hinge --paths fast \
       --min-seconds 0.5 --profile "${BENCH_ARGS[@]}" --out "$OUT/profile_32.json" ;;
+    ablation) stage 120 "ablation" $PY -m granlib.bench --configs cnn32_ndis1_ns resnet32_ndis5_hinge --paths fast \
+      --ablation "${BENCH_ARGS[@]}" --out "$OUT/ablation_32.json" ;;
     long) stage "$LONG_LIMIT" "100k run (one segment)" $PY -m granlib.bench_long \
       --dataset "imagefolder:$DATA/cifar10-jpeg/train" --extractor effnet_lite0 "${LONG_ARGS[@]}" \
       --out "$OUT/long.json" ;;

@@ -60,3 +60,17 @@ def test_kernel_summary_counts_device_kernels_and_the_short_ones():
     summary = bench.kernel_summary(events, iterations=2)
     assert summary["kernels_per_iteration"] == 3 and summary["short_kernels_per_iteration"] == 2
     assert summary["kernel_ms_per_iteration"] == 0.1 and summary["short_kernel_ms_per_iteration"] == 0.01
+
+
+def test_bench_ablation_measures_each_fast_path_measure(tmp_path):
+    from granlib.fast_path import MEASURES
+
+    report = bench.main(["--device", "cpu", "--configs", "cnn32_ndis1_ns", "--paths", "fast", "--ablation",
+                         "--iterations", "1", "--out", str(tmp_path / "a.json")])
+    row = report["results"]["cnn32_ndis1_ns"]
+    assert set(row["measure_gain"]) == set(MEASURES)
+    for measure in MEASURES:
+        path = f"fast_without_{measure}"
+        assert row[path]["fast_path"][measure] is False and report["paths"][path]["fast_path"][measure] is False
+        assert row["measure_gain"][measure] == row["fast"]["it_per_s"] / row[path]["it_per_s"]
+    assert row["fast_without_channels_last"]["fast_path"]["bf16_autocast"] is True

@@ -4,14 +4,15 @@ import pytest
 import torch
 
 from granlib.config import preset
+from granlib.fast_path import MEASURES, FastPath
 from granlib.normalizers import NORMALIZERS
 from granlib.train import GAN
 
 
-def one_iteration_gradients(normalizer: str, fast: bool) -> tuple[dict, dict]:
+def one_iteration_gradients(normalizer: str, fast: bool, fast_path: FastPath | None = None) -> tuple[dict, dict]:
     torch.manual_seed(0)
     config = preset("tiny", normalizer=normalizer, loss="ns", fast=fast, K=1.0 if "gran" in normalizer else None)
-    gan = GAN(config, torch.device("cpu"))
+    gan = GAN(config, torch.device("cpu"), fast_path=fast_path)
     gen = torch.Generator().manual_seed(1)
     real = torch.rand(8, 3, 32, 32, generator=gen) * 2 - 1
     z_d, z_g, alpha = torch.randn(8, 16, generator=gen), torch.randn(8, 16, generator=gen), torch.rand(8, generator=gen)
@@ -53,3 +54,30 @@ def test_only_the_fast_cuda_path_uses_fused_adam_and_a_resume_keeps_its_own():
 def test_fast_cuda_path_uses_fused_adam():
     assert GAN(preset("tiny"), torch.device("cuda")).fused_adam is True
     assert GAN(preset("tiny", fast=False), torch.device("cuda")).fused_adam is False
+
+
+def test_fast_path_measures_switch_off_one_at_a_time():
+    assert all(value is False for value in vars(FastPath.off()).values())
+    assert all(value is True for value in vars(FastPath()).values())
+    for measure in MEASURES:
+        without = FastPath().without(measure)
+        assert [name for name, on in vars(without).items() if not on] == [measure]
+    with pytest.raises(ValueError, match="unknown fast-path measure"):
+        FastPath().without("warp_speed")
+    with pytest.raises(ValueError, match="reference path"):
+        GAN(preset("tiny", fast=False), torch.device("cpu"), fast_path=FastPath())
+
+
+def test_ablated_fast_paths_take_only_their_measures_and_keep_the_gradients():
+    nhwc = GAN(preset("tiny", fast=True), torch.device("cpu"))
+    nchw = GAN(preset("tiny", fast=True), torch.device("cpu"), fast_path=FastPath().without("channels_last"))
+    conv_weight = lambda gan: next(p for p in gan.D.parameters() if p.dim() == 4)  # noqa: E731
+    assert conv_weight(nhwc).is_contiguous(memory_format=torch.channels_last) and not conv_weight(nhwc).is_contiguous()
+    assert conv_weight(nchw).is_contiguous()
+    reference = one_iteration_gradients("gran", False)
+    for measure in ("channels_last", "cheap_generator_step"):
+        ablated = one_iteration_gradients("gran", True, FastPath().without(measure))
+        for ref, got in zip(reference, ablated):
+            ref_vector = torch.cat([ref[name].flatten() for name in ref])
+            got_vector = torch.cat([got[name].flatten() for name in ref])
+            assert (got_vector - ref_vector).norm() <= 1e-5 * ref_vector.norm()
