@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from granlib.config import preset
+from granlib.fast_path import MEASURES, FastPath
 from granlib.graphs import GraphedIteration
 from granlib.train import GAN, portable_optimizer_state, train
 
@@ -58,12 +59,12 @@ def random_inputs(gen: torch.Generator, n_dis: int, device: torch.device):
     return reals, d_noises, torch.randn(8, 16, generator=gen, device=device), alphas
 
 
-def train_steps(normalizer: str, graph: bool, steps: int = 8, sabotage: bool = False):
+def train_steps(normalizer: str, graph: bool, steps: int = 8, sabotage: bool = False, fast_path=None):
     device = torch.device("cuda")
     torch.manual_seed(0)
     config = preset("tiny", device="cuda", fast=True, normalizer=normalizer, n_dis=2, iterations=10,
                     K=1.0 if normalizer == "gran" else None)
-    gan = GAN(config, device)
+    gan = GAN(config, device, fast_path=fast_path)
     if sabotage:  # a host read inside the iteration makes capture impossible
         updates = gan.iteration_updates
 
@@ -98,6 +99,19 @@ def test_replayed_iterations_equal_eager_ones(normalizer, monkeypatch):
         assert (out - ref).norm() <= 1e-3 * ref.norm(), name
     assert stats["loss_d"].item() == pytest.approx(eager_stats["loss_d"].item(), rel=1e-2, abs=1e-3)
     assert float(graphed.opt_g.param_groups[0]["lr"]) == pytest.approx(2e-4 * (1 - 8 / 10), rel=1e-6)
+
+
+@cuda
+@pytest.mark.parametrize("measure", MEASURES)
+def test_every_ablated_fast_path_is_captured_and_replays_like_eager(measure, monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    fast_path = FastPath().without(measure)
+    eager, _, _ = train_steps("gran", graph=False, fast_path=fast_path)
+    graphed, runner, _ = train_steps("gran", graph=True, fast_path=fast_path)
+    assert runner.active and graphed.fast_path == fast_path
+    for name in ("G", "D"):
+        ref, out = flat(getattr(eager, name)), flat(getattr(graphed, name))
+        assert (out - ref).norm() <= 1e-3 * ref.norm(), name
 
 
 @cuda
