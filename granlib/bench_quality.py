@@ -66,6 +66,25 @@ def train_and_evaluate(config: TrainConfig, run_dir: Path, n_eval: int) -> dict:
             "final_loss_g": stats[-1]["loss_g"], **metrics}
 
 
+def welch(fast: list[dict], reference: list[dict]) -> dict | None:
+    """Welch's t-test of the two paths' distances: the difference's 95% interval and p (None below 2 seeds each)."""
+    from scipy import stats
+
+    a, b = [row["fd"] for row in fast], [row["fd"] for row in reference]
+    if min(len(a), len(b)) < 2:
+        return None
+    var_a, var_b = statistics.variance(a) / len(a), statistics.variance(b) / len(b)  # s²/n per path
+    standard_error = (var_a + var_b) ** 0.5
+    if standard_error == 0:
+        return None
+    dof = (var_a + var_b) ** 2 / (var_a ** 2 / (len(a) - 1) + var_b ** 2 / (len(b) - 1))  # Welch–Satterthwaite
+    difference = statistics.fmean(a) - statistics.fmean(b)
+    half_width = stats.t.ppf(0.975, dof) * standard_error
+    p = 2 * stats.t.sf(abs(difference) / standard_error, dof)
+    return {"difference": difference, "ci95": [difference - half_width, difference + half_width], "p": float(p),
+            "dof": dof, "seeds": [len(a), len(b)]}
+
+
 def summarize(runs: list[dict], eval_every: int, eval_samples: int) -> dict:
     by_path = {path: [run for run in runs if run["path"] == path] for path in PATH_FLAGS}
     summary: dict = {}
@@ -83,6 +102,7 @@ def summarize(runs: list[dict], eval_every: int, eval_samples: int) -> dict:
     evals = 100_000 // eval_every
     summary.update(
         fd_difference_fast_minus_reference=difference, run_to_run_noise=noise,
+        welch=welch(by_path["fast"], by_path["reference"]),
         # the seed spread estimates the noise only with two or more seeds per path; with one there is no verdict
         within_noise=abs(difference) <= noise if min(map(len, by_path.values())) > 1 else None,
         speedup_training=summary["fast"]["it_per_s"] / summary["reference"]["it_per_s"],
@@ -141,6 +161,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"fast − reference: {summary['fd_difference_fast_minus_reference']:+.2f} (seed spread "
           f"{summary['run_to_run_noise']:.2f}; within noise: {summary['within_noise']}); training ×"
           f"{summary['speedup_training']:.2f}; projected 100k run: {summary['projected_100k_run']['minutes']:.1f} min")
+    if summary["welch"]:
+        low, high = summary["welch"]["ci95"]
+        print(f"Welch: fast − reference in [{low:+.2f}, {high:+.2f}] (95%), p = {summary['welch']['p']:.3f}")
     print(f"wrote {out}")
     return report
 

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from granlib import bench_quality
 
 
@@ -34,3 +36,16 @@ def test_one_seed_gives_no_noise_verdict():
     assert summary["within_noise"] is None and summary["fd_difference_fast_minus_reference"] == 0.5
     two = runs + [{**runs[0], "fd": 11.0}, {**runs[1], "fd": 10.0}]
     assert bench_quality.summarize(two, eval_every=5000, eval_samples=100)["within_noise"] is True
+
+
+def test_welch_interval_matches_scipy_and_needs_two_seeds_per_path():
+    from scipy import stats
+
+    fast = [{"fd": v} for v in (220.0, 226.8, 223.1, 219.5)]
+    reference = [{"fd": v} for v in (229.9, 220.4, 227.0, 225.2)]
+    result = bench_quality.welch(fast, reference)
+    expected = stats.ttest_ind([r["fd"] for r in fast], [r["fd"] for r in reference], equal_var=False)
+    assert result["p"] == pytest.approx(expected.pvalue, rel=1e-9)
+    low, high = result["ci95"]
+    assert low < result["difference"] < high and result["seeds"] == [4, 4]
+    assert bench_quality.welch(fast[:1], reference) is None
