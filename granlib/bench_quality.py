@@ -8,9 +8,10 @@ writes every run (with full provenance) and a summary to JSON (default
 ``results/bench/quality_<date>_<device>.json``).
 
 The summary compares the mean distance of the two paths with the spread between seeds of one path (the
-run-to-run noise) and, with two or more seeds per path, gives Welch's 95% interval of the difference and its p. It also projects the time of a 100k-iteration run with periodic evaluation from the fast
-runs' measured parts: start-up, seconds per iteration (the median over logging windows) and one evaluation.
-That projection is labelled as such; it is not a timed 100k run.
+run-to-run noise) and, with two or more seeds per path, gives Welch's 95% interval of the difference and its p.
+It also projects the time of a 100k-iteration run with periodic evaluation from the fast runs' measured parts:
+start-up, seconds per iteration (the median over logging windows) and one evaluation. That projection is labelled
+as such; it is not a timed 100k run (``granlib.bench_long`` times one).
 """
 
 from __future__ import annotations

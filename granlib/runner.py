@@ -17,6 +17,9 @@ from granlib.experiments import REPO_ROOT, load_profile
 # Rough generator iterations per second of one reference run on one H100/H200, by architecture; from the
 # measurements quoted in issue 5 (CNN32 n_dis=1: 48.7 it/s; ResNet32 n_dis=5: 8.6 it/s), scaled by pixel count.
 REFERENCE_IT_PER_S = {32: (48.7, 8.6), 48: (48.7 / 2.25, 8.6 / 2.25), 64: (None, 8.6 / 4), 128: (None, 8.6 / 16)}
+# The fast path (the default on CUDA) as measured by granlib.bench on one H200 (results/bench/2026-11-27_H200_run1_
+# bench_32x32.json; 48 and 128 from ..._run2_bench_48_128.json); ResNet64 was not measured: ResNet128's rate × 4.
+FAST_IT_PER_S = {32: (168.98, 10.974), 48: (87.923, None), 64: (None, 1.2602 * 4), 128: (None, 1.2602)}
 
 
 def notebooks(pattern: str | None = None) -> list[Path]:
@@ -26,8 +29,8 @@ def notebooks(pattern: str | None = None) -> list[Path]:
     return found
 
 
-def estimated_gpu_hours(params: dict) -> float:
-    """Training time of a profile from the reference step rates above (evaluation not included)."""
+def estimated_gpu_hours(params: dict, rates: dict = REFERENCE_IT_PER_S) -> float:
+    """Training time of a profile from step rates by resolution (above; evaluation not included)."""
     from granlib.data import NATIVE_RESOLUTION
 
     runs = len(params["seeds"]) * len(params["methods"])
@@ -35,7 +38,7 @@ def estimated_gpu_hours(params: dict) -> float:
     seconds = 0.0
     for dataset in params["datasets"]:
         resolution = NATIVE_RESOLUTION[dataset]
-        cnn, resnet = REFERENCE_IT_PER_S[resolution]
+        cnn, resnet = rates[resolution]
         rate = cnn or resnet
         count = runs + (sweep if dataset == params["sweep_dataset"] else 0)
         seconds += count * params["iterations"] / rate
@@ -59,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no notebook matches {args.only!r}", file=sys.stderr)
         return 2
     if profile == "paper":
-        print(f"paper profile: estimated {estimated_gpu_hours(params):.0f} GPU-hours of training on one H100/H200 "
-              f"(reference step rates; the fast path is quicker), plus evaluation")
+        print(f"paper profile: estimated {estimated_gpu_hours(params, FAST_IT_PER_S):.0f} GPU-hours of training on "
+              f"one H100/H200 at the fast path's measured rates ({estimated_gpu_hours(params):.0f} at the reference "
+              f"rates quoted in issue 5), plus evaluation")
     executed, logs = REPO_ROOT / "results" / "executed" / profile, REPO_ROOT / "results" / "logs" / profile
     executed.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)

@@ -80,3 +80,18 @@ def test_paper_profile_gpu_estimate():
     seconds = ((runs + sweep) * its / cnn + runs * its / cnn + runs * its / (cnn / 2.25)
                + runs * its / (resnet / 16) + runs * its / (resnet / 4))
     assert runner.estimated_gpu_hours(load_profile("paper")) == pytest.approx(seconds / 3600)
+
+
+def test_fast_rates_of_the_estimate_are_the_measured_ones():
+    bench = REPO_ROOT / "results" / "bench"
+    small = json.loads((bench / "2026-11-27_H200_run1_bench_32x32.json").read_text())["results"]
+    large = json.loads((bench / "2026-11-27_H200_run2_bench_48_128.json").read_text())["results"]
+    measured = {32: (small["cnn32_ndis1_ns"], small["resnet32_ndis5_hinge"]), 48: (large["cnn48_ndis1_ns"], None),
+                128: (None, large["resnet128_ndis5_hinge"])}
+    for resolution, rows in measured.items():
+        for rate, row in zip(runner.FAST_IT_PER_S[resolution], rows):
+            assert (rate is None) == (row is None)
+            if row is not None:
+                assert rate == pytest.approx(row["fast"]["it_per_s"], rel=1e-4)
+    paper = load_profile("paper")
+    assert runner.estimated_gpu_hours(paper, runner.FAST_IT_PER_S) < runner.estimated_gpu_hours(paper)
