@@ -17,7 +17,8 @@
 # per command, so the measured stage times (H200, 2026-11-27) suggest two leases:
 #   A: GPU_CHECKS_STAGES="tests bench32 ablation profile" (~5 min), then
 #      GPU_CHECKS_STAGES=quality GPU_CHECKS_SEEDS="0 1 2 3" (~6 min: 4 seeds per path for the noise estimate);
-#   B: GPU_CHECKS_STAGES=long, twice in a row (the 100k run: ~8 min, then the rest).
+#   B: GPU_CHECKS_STAGES=long GPU_CHECKS_LONG_MINUTES=9 (a 600 s command: ~85k iterations), then at once (the
+#      machine is released after 30 s idle) GPU_CHECKS_STAGES=long again: the rest of the 100k run (~2 min).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-results/gpu_checks}
