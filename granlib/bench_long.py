@@ -28,14 +28,10 @@ import torch  # noqa: E402
 from granlib.bench_quality import run_config  # noqa: E402
 from granlib.data import dataset_label  # noqa: E402
 from granlib.normalizers import default_K  # noqa: E402
-from granlib.train import resolve_device, train  # noqa: E402
+from granlib.train import append_jsonl, read_jsonl, resolve_device, train  # noqa: E402
 from granlib.versions import device_name, git_commit  # noqa: E402
 
 TARGET_MINUTES = 15.0  # issue 5: a 100k-iteration CNN32 run with periodic evaluation on one H100/H200
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
 def last_step(run_dir: Path) -> int:
@@ -121,8 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
         train(config, run_dir, quiet=True, max_seconds=budget)
         segment = {"started": started, "first_step": first, "last_step": last_step(run_dir),
                    "wall_seconds": time.perf_counter() - start, "max_minutes": args.max_minutes}
-        with (run_dir / "segments.jsonl").open("a") as handle:
-            handle.write(json.dumps(segment) + "\n")
+        append_jsonl(run_dir / "segments.jsonl", segment)
     report = report_for(run_dir, config, args)
     out = Path(args.out or run_dir / "report.json")
     out.parent.mkdir(parents=True, exist_ok=True)

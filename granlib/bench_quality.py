@@ -30,7 +30,7 @@ from granlib.config import TrainConfig, preset
 from granlib.data import dataset_label
 from granlib.metrics import evaluate_against_dataset
 from granlib.normalizers import default_K
-from granlib.train import GAN, resolve_device, train
+from granlib.train import GAN, read_jsonl, resolve_device, train
 from granlib.versions import device_name, git_commit
 
 PATH_FLAGS = {"reference": False, "fast": True}  # TrainConfig.fast for each path
@@ -53,7 +53,7 @@ def train_and_evaluate(config: TrainConfig, run_dir: Path, n_eval: int) -> dict:
     start = time.perf_counter()
     train(config, run_dir, quiet=True)
     train_seconds = time.perf_counter() - start
-    stats = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines() if line]
+    stats = read_jsonl(run_dir / "stats.jsonl")
     gan = GAN(config, device)
     gan.load_training_state(load_checkpoint(run_dir / "checkpoints" / "latest.pt", map_location=device))
     start = time.perf_counter()

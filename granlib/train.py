@@ -282,9 +282,15 @@ def _truncate_jsonl(path: Path, last_step: int) -> None:
         atomic_write_text("".join(line + "\n" for line in lines), path)
 
 
-def _append_jsonl(path: Path, record: dict) -> None:
+def append_jsonl(path: Path, record: dict) -> None:
+    """Append one record to a run directory's JSON-lines file (stats, metrics, segments)."""
     with path.open("a") as handle:
         handle.write(json.dumps(record) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a run directory's JSON-lines file; [] when it does not exist yet."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
 def run_is_finished(run_dir: str | Path) -> bool:
@@ -412,7 +418,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
                           lr_d=float(gan.opt_d.param_groups[0]["lr"]), lr_g=float(gan.opt_g.param_groups[0]["lr"]),
                           sec_per_it=elapsed / window_steps, cuda_graph=run_iteration.active,
                           cuda_graph_fallback=run_iteration.fallback_reason)
-            _append_jsonl(run_dir / "stats.jsonl", record)
+            append_jsonl(run_dir / "stats.jsonl", record)
             progress.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
             sums, window_start, window_steps = {}, time.perf_counter(), 0
         if at(config.sample_every) and ctx.is_main:
@@ -421,7 +427,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
             evaluation_start = time.perf_counter()
             metrics = evaluator(gan.ema_G, done)  # every rank samples its share; rank 0 gets the result
             if ctx.is_main:
-                _append_jsonl(run_dir / "metrics.jsonl",
+                append_jsonl(run_dir / "metrics.jsonl",
                               {"step": done, **metrics, "eval_seconds": time.perf_counter() - evaluation_start})
         if at(config.checkpoint_every) or done == stop or out_of_time:
             save_checkpoint(done)
