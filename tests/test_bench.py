@@ -35,6 +35,7 @@ def test_metrics_bench_runs_with_the_proxy_on_cpu(tmp_path):
     assert json.loads(out.read_text()) == report
     assert report["extrapolated"] is True and report["images_per_s_extraction"] > 0
     assert report["seconds_for_50k"] == report["seconds_generation_extraction_fid_is"] * 50_000 / 20
+    assert report["periodic_evaluation"]["n_samples"] == 20 and report["periodic_evaluation"]["seconds"] > 0
 
 
 def test_bench_profile_lists_the_costliest_ops(tmp_path):
