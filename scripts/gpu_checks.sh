@@ -15,7 +15,7 @@
 # .whl/ (both git-ignored; see README "Speed"). GPU_CHECKS_DRY=1 runs every stage at toy sizes (plumbing check);
 # GPU_CHECKS_STAGES and GPU_CHECKS_SEEDS choose stages and quality seeds. A lease allows 15 device minutes and 10
 # per command, so the measured stage times (H200, 2026-11-27) suggest two leases:
-#   A: GPU_CHECKS_STAGES="tests bench32 ablation profile" (~5 min), then
+#   A: GPU_CHECKS_STAGES="tests bench32 ablation profile metrics" (~5 min), then
 #      GPU_CHECKS_STAGES=quality GPU_CHECKS_SEEDS="0 1 2 3" (~6 min: 4 seeds per path for the noise estimate);
 #   B: GPU_CHECKS_STAGES=long GPU_CHECKS_LONG_MINUTES=9 (a 600 s command: ~85k iterations), then at once (the
 #      machine is released after 30 s idle) GPU_CHECKS_STAGES=long again: the rest of the 100k run (~2 min).
