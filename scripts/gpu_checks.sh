@@ -9,7 +9,7 @@
 #   7. python -m granlib.bench --ablation: the fast path with each of its measures switched off in turn;
 #   long (not in the default list): python -m granlib.bench_long, the timed 100k-iteration CNN32 run with periodic
 #      evaluation. It stops with a checkpoint after GPU_CHECKS_LONG_MINUTES (default 8) and the same stage resumes
-#      it in the next call on the same (warm) machine: a lease's 10-minute command limit holds ~85k iterations.
+#      it in the next call on the same (warm) machine: a lease's 10-minute command limit holds ~75k iterations.
 # Each stage has its own time limit and writes into $OUT (default results/gpu_checks/); a failed stage does not
 # stop the next. Inputs: the CIFAR-10 JPEG archive in .device_data/ and, where packages are missing, wheels in
 # .whl/ (both git-ignored; see README "Speed"). GPU_CHECKS_DRY=1 runs every stage at toy sizes (plumbing check);
@@ -17,8 +17,9 @@
 # per command, so the measured stage times (H200, 2026-11-27) suggest two leases:
 #   A: GPU_CHECKS_STAGES="tests bench32 ablation profile metrics" (~5 min), then
 #      GPU_CHECKS_STAGES=quality GPU_CHECKS_SEEDS="0 1 2 3" (~6 min: 4 seeds per path for the noise estimate);
-#   B: GPU_CHECKS_STAGES=long GPU_CHECKS_LONG_MINUTES=9 (a 600 s command: ~85k iterations), then at once (the
-#      machine is released after 30 s idle) GPU_CHECKS_STAGES=long again: the rest of the 100k run (~2 min).
+#   B: GPU_CHECKS_STAGES=long (8 minutes of training, ~75k iterations, inside a 600 s command with the set-up),
+#      then at once (the machine is released after 30 s idle) GPU_CHECKS_STAGES=long again: the rest (~3 min).
+#      A segment killed by the command limit would lose its wall-time record, hence 8 and not 9 minutes.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-results/gpu_checks}
