@@ -28,15 +28,10 @@ import torch  # noqa: E402
 from granlib.bench_quality import run_config  # noqa: E402
 from granlib.data import dataset_label  # noqa: E402
 from granlib.normalizers import default_K  # noqa: E402
-from granlib.train import append_jsonl, read_jsonl, resolve_device, train  # noqa: E402
+from granlib.train import append_jsonl, latest_step, read_jsonl, resolve_device, train  # noqa: E402
 from granlib.versions import device_name, git_commit  # noqa: E402
 
 TARGET_MINUTES = 15.0  # issue 5: a 100k-iteration CNN32 run with periodic evaluation on one H100/H200
-
-
-def last_step(run_dir: Path) -> int:
-    sidecar = run_dir / "checkpoints" / "latest.json"
-    return int(json.loads(sidecar.read_text())["step"]) if sidecar.exists() else 0
 
 
 def is_target_protocol(config) -> bool:
@@ -50,7 +45,7 @@ def report_for(run_dir: Path, config, args: argparse.Namespace) -> dict:
     segments = read_jsonl(run_dir / "segments.jsonl")
     metrics = read_jsonl(run_dir / "metrics.jsonl")
     stats = read_jsonl(run_dir / "stats.jsonl")
-    done = last_step(run_dir)
+    done = latest_step(run_dir)
     wall = sum(segment["wall_seconds"] for segment in segments)
     finished = done >= config.iterations
     device = resolve_device(config.device)
@@ -110,12 +105,12 @@ def main(argv: list[str] | None = None) -> dict:
         eval_every=args.eval_every, eval_samples=args.n_eval, checkpoint_every=args.eval_every,
         log_every=max(1, min(1000, args.iterations // 20)), sample_every=max(1, args.iterations // 10))
     run_dir = Path(args.run_dir)
-    first = last_step(run_dir)
+    first = latest_step(run_dir)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if first < config.iterations:
         budget = None if args.max_minutes is None else args.max_minutes * 60 - (time.perf_counter() - start)
         train(config, run_dir, quiet=True, max_seconds=budget)
-        segment = {"started": started, "first_step": first, "last_step": last_step(run_dir),
+        segment = {"started": started, "first_step": first, "last_step": latest_step(run_dir),
                    "wall_seconds": time.perf_counter() - start, "max_minutes": args.max_minutes}
         append_jsonl(run_dir / "segments.jsonl", segment)
     report = report_for(run_dir, config, args)

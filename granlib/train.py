@@ -293,22 +293,27 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
-def run_is_finished(run_dir: str | Path) -> bool:
-    """True when the run directory's latest checkpoint is at its final iteration.
+def latest_step(run_dir: str | Path) -> int:
+    """The step of the run directory's latest checkpoint (0 when there is none).
 
-    Reads the step from ``latest.json`` beside the checkpoint when that file is at least as new as the checkpoint,
-    so that re-running a notebook does not load every finished run's weights just to skip it.
+    Reads ``latest.json`` beside the checkpoint when that file is at least as new as the checkpoint, so that
+    re-running a notebook does not load every finished run's weights just to skip it.
     """
     path = Path(run_dir) / "checkpoints" / "latest.pt"
     if not path.exists():
-        return False
-    config = json.loads((Path(run_dir) / "config.json").read_text())
+        return 0
     sidecar = path.with_suffix(".json")
     if sidecar.exists() and sidecar.stat().st_mtime_ns >= path.stat().st_mtime_ns:
-        step = int(json.loads(sidecar.read_text())["step"])
-    else:
-        step = int(load_checkpoint(path)["step"])
-    return step >= config["iterations"]
+        return int(json.loads(sidecar.read_text())["step"])
+    return int(load_checkpoint(path)["step"])
+
+
+def run_is_finished(run_dir: str | Path) -> bool:
+    """True when the run directory's latest checkpoint is at its final iteration."""
+    if not (Path(run_dir) / "checkpoints" / "latest.pt").exists():
+        return False
+    config = json.loads((Path(run_dir) / "config.json").read_text())
+    return latest_step(run_dir) >= config["iterations"]
 
 
 def save_samples(gan: GAN, fixed_z: Tensor, path: Path) -> None:
