@@ -9,6 +9,8 @@ pytorch-fid's. Weights are looked up, in order:
 3. the torch hub cache where pytorch-fid keeps them: ``$TORCH_HOME/hub/checkpoints/<file>``;
 4. pytorch-fid's own download (needs network access).
 
+A file named in 1. or 2. that does not exist is an error rather than a reason to use another one.
+
 :class:`EffNetLite0Features` is the offline proxy (optional extra ``granlib[proxy]``): EfficientNet-lite0 with
 ImageNet weights shipped in a pip package. Distances computed with it are "FD-EffNetLite0", never FID.
 """
@@ -45,13 +47,18 @@ def hub_weights_path() -> Path:
 
 
 def find_inception_weights(weights_path: str | Path | None = None, download: bool = True) -> Path:
-    """The first existing weights file in the documented order; downloads through pytorch-fid as a last resort."""
-    candidates = [weights_path, os.environ.get(INCEPTION_ENV), hub_weights_path()]
-    for candidate in candidates:
-        if candidate and Path(candidate).expanduser().is_file():
-            return Path(candidate).expanduser()
-    if weights_path:
-        raise WeightsNotFoundError(f"Inception weights file {weights_path} does not exist")
+    """The first existing weights file in the documented order; downloads through pytorch-fid as a last resort.
+
+    A file named by ``weights_path`` or ``$GRANLIB_INCEPTION_WEIGHTS`` that does not exist is an error, never
+    replaced by another file.
+    """
+    for named, origin in ((weights_path, "weights_path"), (os.environ.get(INCEPTION_ENV), f"${INCEPTION_ENV}")):
+        if named:
+            if not Path(named).expanduser().is_file():
+                raise WeightsNotFoundError(f"Inception weights file {named} (from {origin}) does not exist")
+            return Path(named).expanduser()
+    if hub_weights_path().is_file():
+        return hub_weights_path()
     if download:
         try:
             from pytorch_fid.inception import FID_WEIGHTS_URL

@@ -1,5 +1,8 @@
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 from torch import nn
 
 
@@ -35,3 +38,50 @@ def piecewise_net(request):
     if request.param.startswith("mlp"):
         return relu_mlp(6, leaky=request.param.endswith("leaky")), torch.randn(32, 6, dtype=torch.float64)
     return conv_net(leaky=request.param.endswith("leaky")), torch.randn(16, 3, 8, 8, dtype=torch.float64)
+
+
+@pytest.fixture(scope="session")
+def stub_weights(tmp_path_factory):
+    """A seeded random FID-Inception state dict; BatchNorm statistics calibrated so features are O(1)."""
+    torch.manual_seed(0)
+    from granlib.features import fid_inception_architecture
+
+    net = fid_inception_architecture()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batch
+    net.train()
+    with torch.no_grad():
+        x = torch.rand(6, 3, 299, 299) * 2 - 1
+        h = net.maxpool1(net.Conv2d_2b_3x3(net.Conv2d_2a_3x3(net.Conv2d_1a_3x3(x))))
+        h = net.maxpool2(net.Conv2d_4a_3x3(net.Conv2d_3b_1x1(h)))
+        for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+                     "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+            h = getattr(net, name)(h)
+    path = tmp_path_factory.mktemp("weights") / "stub_inception.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def extractor(stub_weights):
+    """pytorch-fid's FID Inception network with the stub weights (no sha256 check)."""
+    from granlib.features import InceptionFeatures
+
+    return InceptionFeatures(stub_weights, verify=False)
+
+
+@pytest.fixture
+def smoke_profile(tmp_path):
+    """A factory: the smoke profile with results and runs under tmp_path and ``changes`` applied; returns its path."""
+    from granlib.experiments import load_profile
+
+    def write(**changes) -> Path:
+        params = load_profile("smoke")
+        params.update(results_dir=str(tmp_path / "results"), runs_dir=str(tmp_path / "runs"), **changes)
+        path = tmp_path / "smoke.yaml"
+        path.write_text(yaml.safe_dump(params))
+        return path
+
+    return write

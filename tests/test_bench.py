@@ -26,18 +26,6 @@ def test_bench_runs_on_cpu_and_writes_json(tmp_path):
     assert report["results"].keys() == saved["results"].keys()
 
 
-def test_metrics_bench_runs_with_the_proxy_on_cpu(tmp_path):
-    from granlib import bench_metrics
-
-    out = tmp_path / "m.json"
-    report = bench_metrics.main(["--device", "cpu", "--extractor", "effnet_lite0", "--n", "20", "--batch-size", "10",
-                                 "--out", str(out)])
-    assert json.loads(out.read_text()) == report
-    assert report["extrapolated"] is True and report["images_per_s_extraction"] > 0
-    assert report["seconds_for_50k"] == report["seconds_generation_extraction_fid_is"] * 50_000 / 20
-    assert report["periodic_evaluation"]["n_samples"] == 20 and report["periodic_evaluation"]["seconds"] > 0
-
-
 def test_bench_profile_lists_the_costliest_ops(tmp_path):
     report = bench.main(["--device", "cpu", "--configs", "cnn32_ndis1_ns", "--paths", "fast", "--iterations", "1",
                          "--profile", "--out", str(tmp_path / "p.json")])

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from granlib.lipschitz import affine_residual, empirical_lipschitz, jumps_along_line, spectral_bound
-from granlib.toy import activation_pattern, eight_gaussians, relu_mlp
+from granlib.toy import relu_mlp
 
 
 def test_empirical_lipschitz_of_a_linear_map_is_its_norm():
@@ -34,19 +34,3 @@ def test_jumps_along_a_line_find_a_step_function():
     t, jumps = jumps_along_line(lambda v: (v[:, 0] > 1.0).double(), torch.zeros(2, dtype=torch.float64),
                                 torch.tensor([1.0, 0.0], dtype=torch.float64), length=2.0, points=201)
     assert int((jumps > 0.5).sum()) == 1 and t[jumps.argmax()].item() == pytest.approx(1.0, abs=0.011)
-
-
-def test_activation_patterns_separate_regions():
-    net = relu_mlp(2, width=4, depth=1, seed=0)
-    points = torch.randn(500, 2)
-    ids = activation_pattern(net, points)
-    with torch.no_grad():
-        pre = net[0](points)
-    same = (pre > 0).eq(pre[:1] > 0).all(dim=1)
-    assert torch.equal(ids == ids[0], same)
-
-
-def test_eight_gaussians_on_the_ring():
-    points = eight_gaussians(800, std=0.0, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(points.norm(dim=1), torch.full((800,), 2.0))
-    assert len(torch.unique(points.round(decimals=4), dim=0)) == 8

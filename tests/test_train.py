@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from granlib.checkpoint import load_checkpoint
-from granlib.config import PRESETS, TrainConfig, preset
+from granlib.config import TrainConfig, preset
 from granlib.losses import LOSSES
 from granlib.normalizers import NORMALIZERS
 from granlib.train import ConfigMismatchError, NonFiniteLossError, run_is_finished, train
@@ -109,19 +109,6 @@ def test_non_finite_loss_stops_with_the_step_and_keeps_last_good_checkpoint(tmp_
     with pytest.raises(NonFiniteLossError, match="iteration 7"):
         train(preset("tiny", iterations=20, checkpoint_every=5, log_every=10), tmp_path, quiet=True)
     assert load_checkpoint(tmp_path / "checkpoints" / "latest.pt")["step"] == 5
-
-
-def test_presets_and_yaml(tmp_path):
-    assert set(PRESETS) >= {"mimicry_resnet", "gngan_cnn", "tiny"}
-    mimicry = preset("mimicry_resnet")
-    assert (mimicry.architecture, mimicry.n_dis, mimicry.iterations, mimicry.batch_size_d) == ("resnet", 5, 100_000, 64)
-    assert mimicry.betas_d == (0.0, 0.9)
-    gngan = preset("gngan_cnn")
-    assert (gngan.n_dis, gngan.batch_size_d, gngan.batch_size_g) == (1, 64, 128)
-    (tmp_path / "c.yaml").write_text("preset: gngan_cnn\nK: 0.1\nnormalizer: gran\n")
-    assert TrainConfig.load(tmp_path / "c.yaml") == preset("gngan_cnn", K=0.1, normalizer="gran")
-    with pytest.raises(ValueError, match="unknown config fields"):
-        TrainConfig.from_dict({"lr": 1})
 
 
 def test_ema_tracks_generator(tmp_path):
