@@ -381,8 +381,9 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
             _truncate_jsonl(run_dir / name, start)
     if evaluator is None and config.eval_every:
         evaluator = default_evaluator(config, device)
-    if device.type == "cuda" and gan.fast_path.cudnn_benchmark:
-        torch.backends.cudnn.benchmark = True  # static shapes: let cuDNN time its algorithms once
+    autotuning = torch.backends.cudnn.benchmark  # restored when train() returns or raises
+    if device.type == "cuda":  # the fast path lets cuDNN time its algorithms once (static shapes); the
+        torch.backends.cudnn.benchmark = gan.fast_path.cudnn_benchmark  # reference does not
     run_iteration = GraphedIteration(gan, enabled=config.cuda_graph)
 
     def save_checkpoint(step: int) -> None:
@@ -392,53 +393,56 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
                      **gan.training_state()}, checkpoint_path)
         atomic_write_text(json.dumps({"step": step}) + "\n", checkpoint_path.with_suffix(".json"))  # run_is_finished
 
-    stop = min(config.iterations, max_steps if max_steps is not None else config.iterations)
-    sums: dict[str, Tensor] = {}
-    first_bad_step = torch.tensor(float("inf"), device=device)
-    window_start, window_steps = time.perf_counter(), 0
-    progress = tqdm(range(start, stop), initial=start, total=config.iterations, disable=quiet or not ctx.is_main,
-                    desc=run_dir.name)
-    for step in progress:
-        stats = run_iteration(step, *gan.sample_inputs(sampler))
-        finite = torch.isfinite(stats["loss_d"]) & torch.isfinite(stats["loss_g"])
-        first_bad_step = torch.where(~finite & torch.isinf(first_bad_step),
-                                     torch.full_like(first_bad_step, step + 1), first_bad_step)  # no host sync
-        accumulate(sums, stats)
-        window_steps += 1
-        done = step + 1
-        at = lambda every, done=done: every and (done % every == 0 or done == stop)  # noqa: E731
-        out_of_time = max_seconds is not None and time.perf_counter() - called >= max_seconds
-        if at(config.log_every) or at(config.checkpoint_every) or at(config.eval_every) or out_of_time:
-            first_bad_step = distributed.all_reduce_min(first_bad_step)  # every rank stops together
-            if torch.isfinite(first_bad_step):
-                raise NonFiniteLossError(
-                    f"non-finite loss at iteration {int(first_bad_step.item())} of {run_dir}; the last good "
-                    f"checkpoint ({checkpoint_path}) is kept")
-        if at(config.log_every) and ctx.is_main:
-            record = {k: v.item() / (1 if k.startswith("max_") else window_steps) for k, v in sums.items()}
-            grad_f, grad_d = _gradient_norm_sample(gan, sampler)
-            elapsed = time.perf_counter() - window_start
-            record.update(step=done, grad_f_mean=grad_f.mean().item(), grad_f_max=grad_f.max().item(),
-                          grad_d_mean=grad_d.mean().item(), grad_d_max=grad_d.max().item(),
-                          lr_d=float(gan.opt_d.param_groups[0]["lr"]), lr_g=float(gan.opt_g.param_groups[0]["lr"]),
-                          sec_per_it=elapsed / window_steps, cuda_graph=run_iteration.active,
-                          cuda_graph_fallback=run_iteration.fallback_reason)
-            append_jsonl(run_dir / "stats.jsonl", record)
-            progress.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
-            sums, window_start, window_steps = {}, time.perf_counter(), 0
-        if at(config.sample_every) and ctx.is_main:
-            save_samples(gan, fixed_z, run_dir / "samples" / f"step_{done:07d}.png")
-        if evaluator is not None and at(config.eval_every):
-            evaluation_start = time.perf_counter()
-            metrics = evaluator(gan.ema_G, done)  # every rank samples its share; rank 0 gets the result
-            if ctx.is_main:
-                append_jsonl(run_dir / "metrics.jsonl",
-                              {"step": done, **metrics, "eval_seconds": time.perf_counter() - evaluation_start})
-        if at(config.checkpoint_every) or done == stop or out_of_time:
-            save_checkpoint(done)
-        if out_of_time:
-            break
-    progress.close()
+    try:
+        stop = min(config.iterations, max_steps if max_steps is not None else config.iterations)
+        sums: dict[str, Tensor] = {}
+        first_bad_step = torch.tensor(float("inf"), device=device)
+        window_start, window_steps = time.perf_counter(), 0
+        progress = tqdm(range(start, stop), initial=start, total=config.iterations, disable=quiet or not ctx.is_main,
+                        desc=run_dir.name)
+        for step in progress:
+            stats = run_iteration(step, *gan.sample_inputs(sampler))
+            finite = torch.isfinite(stats["loss_d"]) & torch.isfinite(stats["loss_g"])
+            first_bad_step = torch.where(~finite & torch.isinf(first_bad_step),
+                                         torch.full_like(first_bad_step, step + 1), first_bad_step)  # no host sync
+            accumulate(sums, stats)
+            window_steps += 1
+            done = step + 1
+            at = lambda every, done=done: every and (done % every == 0 or done == stop)  # noqa: E731
+            out_of_time = max_seconds is not None and time.perf_counter() - called >= max_seconds
+            if at(config.log_every) or at(config.checkpoint_every) or at(config.eval_every) or out_of_time:
+                first_bad_step = distributed.all_reduce_min(first_bad_step)  # every rank stops together
+                if torch.isfinite(first_bad_step):
+                    raise NonFiniteLossError(
+                        f"non-finite loss at iteration {int(first_bad_step.item())} of {run_dir}; the last good "
+                        f"checkpoint ({checkpoint_path}) is kept")
+            if at(config.log_every) and ctx.is_main:
+                record = {k: v.item() / (1 if k.startswith("max_") else window_steps) for k, v in sums.items()}
+                grad_f, grad_d = _gradient_norm_sample(gan, sampler)
+                elapsed = time.perf_counter() - window_start
+                record.update(step=done, grad_f_mean=grad_f.mean().item(), grad_f_max=grad_f.max().item(),
+                              grad_d_mean=grad_d.mean().item(), grad_d_max=grad_d.max().item(),
+                              lr_d=float(gan.opt_d.param_groups[0]["lr"]), lr_g=float(gan.opt_g.param_groups[0]["lr"]),
+                              sec_per_it=elapsed / window_steps, cuda_graph=run_iteration.active,
+                              cuda_graph_fallback=run_iteration.fallback_reason)
+                append_jsonl(run_dir / "stats.jsonl", record)
+                progress.set_postfix(loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}")
+                sums, window_start, window_steps = {}, time.perf_counter(), 0
+            if at(config.sample_every) and ctx.is_main:
+                save_samples(gan, fixed_z, run_dir / "samples" / f"step_{done:07d}.png")
+            if evaluator is not None and at(config.eval_every):
+                evaluation_start = time.perf_counter()
+                metrics = evaluator(gan.ema_G, done)  # every rank samples its share; rank 0 gets the result
+                if ctx.is_main:
+                    append_jsonl(run_dir / "metrics.jsonl",
+                                  {"step": done, **metrics, "eval_seconds": time.perf_counter() - evaluation_start})
+            if at(config.checkpoint_every) or done == stop or out_of_time:
+                save_checkpoint(done)
+            if out_of_time:
+                break
+        progress.close()
+    finally:
+        torch.backends.cudnn.benchmark = autotuning
     distributed.barrier()
     return run_dir
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of the speed work, as one script for short leases of a GPU machine (stages below):
-#   1. CUDA-graph replay equals eager training, samplers on the GPU (tests that CPU-only machines skip);
+#   1. CUDA-graph replay equals eager training, samplers on the GPU, no host sync per training iteration (tests
+#      that CPU-only machines skip);
 #   2. python -m granlib.bench for CNN32 and ResNet32 (reference, typical, fast eager, fast with a CUDA graph);
 #   3. python -m granlib.bench_quality: fast vs reference on the CIFAR-10 JPEG copy, two seeds each;
 #   4. python -m granlib.bench_metrics with the offline proxy extractor (50k generated images);
@@ -66,7 +67,8 @@ N_SEEDS=$(wc -w <<<"$SEEDS")
 LONG_LIMIT=$(( ${GPU_CHECKS_LONG_MINUTES:-8} * 60 + 60 ))
 for name in $STAGES; do
   case $name in
-    tests) stage 60 "GPU tests" $PY -m pytest -q -p no:cacheprovider tests/test_graphs.py tests/test_data.py ;;
+    tests) stage 90 "GPU tests" $PY -m pytest -q -p no:cacheprovider tests/test_graphs.py tests/test_data.py \
+      tests/test_train.py::test_the_training_loop_does_not_synchronise_between_logs ;;
     bench32) stage 100 "bench 32x32" $PY -m granlib.bench --configs cnn32_ndis1_ns resnet32_ndis5_hinge \
       "${BENCH_ARGS[@]}" --out "$OUT/bench_32.json" ;;
     quality) stage $((60 + 95 * N_SEEDS)) "quality" $PY -m granlib.bench_quality --dataset "imagefolder:$DATA/cifar10-jpeg/train" \

@@ -122,3 +122,34 @@ def test_ema_tracks_generator(tmp_path):
     gan.update_ema(step=1)
     for b, e, g in zip(before, gan.ema_G.parameters(), gan.G.parameters()):
         torch.testing.assert_close(e, 0.5 * b + 0.5 * g)
+
+
+def _sync_warnings(config, run_dir) -> int:
+    """Host synchronisations that torch's sync debug mode reports during train()."""
+    import warnings
+
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            train(config, run_dir, quiet=True)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    return sum("synchronizing CUDA operation" in str(w.message) for w in caught)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize(("fast", "cuda_graph"), [(None, True), (None, False), (False, False)],
+                         ids=["fast_graphed", "fast_eager", "reference"])
+def test_the_training_loop_does_not_synchronise_between_logs(tmp_path, fast, cuda_graph):
+    """A run twice as long, logged once at its end, synchronises no more often: nothing syncs per iteration."""
+    counts = {}
+    for iterations in (8, 16):
+        config = preset("tiny", device="cuda", fast=fast, cuda_graph=cuda_graph, iterations=iterations,
+                        log_every=iterations, sample_every=0, checkpoint_every=iterations)
+        torch.backends.cudnn.benchmark = False
+        counts[iterations] = _sync_warnings(config, tmp_path / str(iterations))
+        assert torch.backends.cudnn.benchmark is False  # train() restores the process's cuDNN setting
+    assert counts[16] == counts[8], counts
+    records = [json.loads(line) for line in (tmp_path / "16" / "stats.jsonl").read_text().splitlines()]
+    assert records[-1]["cuda_graph"] is (fast is None and cuda_graph)
