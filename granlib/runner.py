@@ -45,6 +45,11 @@ def estimated_gpu_hours(params: dict, rates: dict = REFERENCE_IT_PER_S) -> float
     return seconds / 3600
 
 
+def gpu_time(hours: float) -> str:
+    """'684 GPU-hours', or '18 GPU-minutes' under two hours."""
+    return f"{hours:.0f} GPU-hours" if hours >= 2 else f"{hours * 60:.0f} GPU-minutes"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="run_all.sh", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -61,10 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     if not selected:
         print(f"no notebook matches {args.only!r}", file=sys.stderr)
         return 2
-    if profile == "paper":
-        print(f"paper profile: estimated {estimated_gpu_hours(params, FAST_IT_PER_S):.0f} GPU-hours of training on "
-              f"one H100/H200 at the fast path's measured rates ({estimated_gpu_hours(params):.0f} at the reference "
-              f"rates quoted in issue 5), plus evaluation")
+    if profile != "smoke":
+        print(f"{profile} profile: estimated {gpu_time(estimated_gpu_hours(params, FAST_IT_PER_S))} of training on "
+              f"one H100/H200 at the fast path's measured rates ({gpu_time(estimated_gpu_hours(params))} at the "
+              f"reference rates quoted in issue 5), plus evaluation")
     executed, logs = REPO_ROOT / "results" / "executed" / profile, REPO_ROOT / "results" / "logs" / profile
     executed.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)

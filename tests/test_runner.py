@@ -48,3 +48,24 @@ def test_fast_rates_of_the_estimate_are_the_measured_ones():
                 assert rate == pytest.approx(row["fast"]["it_per_s"], rel=1e-4)
     paper = load_profile("paper")
     assert runner.estimated_gpu_hours(paper, runner.FAST_IT_PER_S) < runner.estimated_gpu_hours(paper)
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper", "smoke"])
+def test_gpu_profiles_print_their_estimate_before_running(tmp_path, monkeypatch, capsys, profile):
+    import papermill
+
+    fast_rates = runner.estimated_gpu_hours(load_profile(profile), runner.FAST_IT_PER_S)
+    printed = None if profile == "smoke" else f"{profile} profile: estimated {runner.gpu_time(fast_rates)} of training"
+
+    executed, selected = [], runner.notebooks("30_tables")
+    monkeypatch.setattr(runner, "notebooks", lambda pattern: selected)
+    monkeypatch.setattr(runner, "REPO_ROOT", tmp_path)  # executed copies and logs go under tmp_path
+    monkeypatch.setattr(papermill, "execute_notebook", lambda source, target, **kwargs: executed.append(target))
+    assert runner.main(["--profile", profile, "--only", "30_tables"]) == 0
+    output = capsys.readouterr().out
+    assert (printed in output) if printed else "estimated" not in output
+    assert executed == [str(tmp_path / "results" / "executed" / profile / "30_tables.ipynb")]
+
+
+def test_gpu_time_in_minutes_or_hours():
+    assert runner.gpu_time(0.3) == "18 GPU-minutes" and runner.gpu_time(684.1) == "684 GPU-hours"
