@@ -242,6 +242,38 @@ def run(names: list[str], device: torch.device, warmup: int, min_seconds: float,
     return results
 
 
+TABLE_HEADER = ("| config (G batch) | reference it/s | typical | fast, eager | fast (CUDA graph) | fast / reference "
+                "| fast TFLOP/s (share of bf16 peak) |\n|---|---|---|---|---|---|---|")
+
+
+def config_label(config: dict) -> str:
+    """'CNN32, n_dis=1, NS (128)': architecture, resolution, D steps, loss and G batch of a bench configuration."""
+    architecture = {"cnn": "CNN", "resnet": "ResNet"}[config["architecture"]]
+    loss = {"ns": "NS", "hinge": "hinge", "wasserstein": "Wasserstein"}[config["loss"]]
+    return f"{architecture}{config['resolution']}, n_dis={config['n_dis']}, {loss} ({config['batch_size_g']})"
+
+
+def markdown_rows(report: dict, label: str = "") -> list[str]:
+    """One README table row per configuration of a bench report; "–" for paths it did not time."""
+    def rate(row: dict | None) -> str:
+        if row is None:
+            return "–"
+        value = row["it_per_s"]
+        text = f"{value:.1f}" if value >= 20 else f"{value:.2f}"
+        return text + (f" ({row['timed_iterations']} it)" if row["timed_iterations"] < 5 else "")
+
+    rows = []
+    for name, row in report["results"].items():
+        fast = row.get("fast")
+        share = f" ({100 * fast['fraction_of_peak']:.1f}%)" if fast and fast.get("fraction_of_peak") else ""
+        cells = [config_label(report["configs"][name]) + (f" — {label}" if label else ""),
+                 *(rate(row.get(path)) for path in ("reference", "typical", "fast_eager", "fast")),
+                 f"{row['speedup']:.2f}×" if "speedup" in row else "–",
+                 f"{fast['tflops']:.1f}{share}" if fast else "–"]
+        rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
@@ -255,7 +287,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--warmup", type=int, default=None, help="untimed iterations (graph warm-up and capture)")
     parser.add_argument("--profile", action="store_true", help="also list the costliest ops of the fast path")
     parser.add_argument("--out", default=None, help="JSON path (default results/bench/<date>_<device>.json)")
+    parser.add_argument("--table", nargs="+", metavar="JSON[=LABEL]",
+                        help="measure nothing: print bench JSON files as README table rows, e.g. x.json='run 3'")
     args = parser.parse_args(argv)
+    if args.table:
+        print(TABLE_HEADER)
+        for item in args.table:
+            path, _, label = item.partition("=")
+            print("\n".join(markdown_rows(json.loads(Path(path).read_text()), label)))
+        return {}
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     tiny = device.type == "cpu"

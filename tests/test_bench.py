@@ -63,3 +63,20 @@ def test_bench_ablation_measures_each_fast_path_measure(tmp_path):
         assert row[path]["fast_path"][measure] is False and report["paths"][path]["fast_path"][measure] is False
         assert row["measure_gain"][measure] == row["fast"]["it_per_s"] / row[path]["it_per_s"]
     assert row["fast_without_channels_last"]["fast_path"]["bf16_autocast"] is True
+
+
+def test_table_rows_from_a_report(capsys, tmp_path):
+    report = {"configs": {"cnn32_ndis1_ns": bench.CONFIGS["cnn32_ndis1_ns"],
+                          "resnet128_ndis5_hinge": bench.CONFIGS["resnet128_ndis5_hinge"]},
+              "results": {"cnn32_ndis1_ns": {"reference": {"it_per_s": 50.0, "timed_iterations": 500},
+                                             "fast": {"it_per_s": 175.04, "timed_iterations": 900, "tflops": 60.02,
+                                                      "fraction_of_peak": 0.0762},
+                                             "speedup": 3.5008},
+                          "resnet128_ndis5_hinge": {"reference": {"it_per_s": 0.681, "timed_iterations": 2}}}}
+    assert bench.markdown_rows(report, "run 3") == [
+        "| CNN32, n_dis=1, NS (128) — run 3 | 50.0 | – | – | 175.0 | 3.50× | 60.0 (7.6%) |",
+        "| ResNet128, n_dis=5, hinge (64) — run 3 | 0.68 (2 it) | – | – | – | – | – |"]
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    assert bench.main(["--table", f"{tmp_path / 'r.json'}=run 3"]) == {}  # measures nothing
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:2] == bench.TABLE_HEADER.splitlines() and printed[2:] == bench.markdown_rows(report, "run 3")
