@@ -28,7 +28,8 @@ import torch  # noqa: E402
 from granlib.bench_quality import run_config  # noqa: E402
 from granlib.data import dataset_label  # noqa: E402
 from granlib.normalizers import default_K  # noqa: E402
-from granlib.train import append_jsonl, latest_step, read_jsonl, resolve_device, train  # noqa: E402
+from granlib.run_dir import append_jsonl, latest_step, read_jsonl  # noqa: E402
+from granlib.train import resolve_device, train  # noqa: E402
 from granlib.versions import device_name, git_commit  # noqa: E402
 
 TARGET_MINUTES = 15.0  # issue 5: a 100k-iteration CNN32 run with periodic evaluation on one H100/H200

@@ -30,7 +30,8 @@ from granlib.config import TrainConfig, preset
 from granlib.data import dataset_label
 from granlib.metrics import evaluate_against_dataset
 from granlib.normalizers import default_K
-from granlib.train import GAN, read_jsonl, resolve_device, train
+from granlib.run_dir import read_jsonl
+from granlib.train import GAN, resolve_device, train
 from granlib.versions import device_name, git_commit
 
 PATH_FLAGS = {"reference": False, "fast": True}  # TrainConfig.fast for each path

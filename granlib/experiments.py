@@ -17,7 +17,8 @@ from granlib.config import TrainConfig, preset
 from granlib.data import NATIVE_RESOLUTION, dataset_label
 from granlib.metrics import evaluate_against_dataset
 from granlib.results import SOURCE, append_row, has_row
-from granlib.train import GAN, resolve_device, run_is_finished, train
+from granlib.run_dir import run_is_finished
+from granlib.train import GAN, resolve_device, train
 from granlib.versions import device_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

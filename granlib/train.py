@@ -1,15 +1,7 @@
-"""Training: ``train(config, run_dir)`` writes a self-describing run directory.
+"""Training: the GAN (G, normalised D, EMA-G, optimisers, one iteration) and ``train(config, run_dir)``.
 
-Layout of a run directory (StyleGAN2-ADA style)::
-
-    config.json        the TrainConfig, exactly; a resumed run must match it (execution-only fields may differ)
-    provenance.json    granlib/torch versions, device name, start date
-    stats.jsonl        one line per ``log_every``: losses, D outputs, ‖∇f‖ and ‖∇D‖ statistics, lr, s/iteration,
-                       whether iterations replay a CUDA graph (``cuda_graph``)
-    metrics.jsonl      one line per evaluation (``eval_every``)
-    samples/           EMA-G on a fixed noise, PNG grids
-    checkpoints/latest.pt   G, D, EMA-G, optimisers, schedulers, step, RNG states, config (atomic)
-    checkpoints/latest.json its step alone (read by ``run_is_finished``)
+``train`` writes a self-describing run directory (layout in :mod:`granlib.run_dir`), resumes from its checkpoint,
+and refuses a run directory whose hyper-parameters differ.
 
 Run as a script: ``python -m granlib.train --config cfg.yaml --run-dir runs/x`` (and under ``torchrun`` for
 several processes, see :mod:`granlib.distributed`).
@@ -19,30 +11,28 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from granlib.checkpoint import atomic_save, atomic_write_text, load_checkpoint
-from granlib.config import TrainConfig, config_differences
-from granlib.data import dataset_label, load_dataset, make_sampler
+from granlib.checkpoint import load_checkpoint
+from granlib.config import TrainConfig
+from granlib.data import load_dataset, make_sampler
 from granlib.fast_path import FastPath
 from granlib.graphs import GraphedIteration
 from granlib.losses import get_loss
 from granlib.models import build_models
 from granlib.normalizers import build_discriminator, gradient_norms
-
-# Fields that only change how a run executes, not what it computes; a resumed run may change them.
-EXECUTION_FIELDS = {"device", "data_root", "log_every", "sample_every", "checkpoint_every", "eval_every",
-                    "eval_samples", "eval_feature_extractor", "fast", "cuda_graph"}
-
-
-class ConfigMismatchError(ValueError):
-    """A run directory holds a run whose hyper-parameters differ from the requested config."""
+from granlib.run_dir import (
+    append_jsonl,
+    checkpoint_path,
+    prepare_run_dir,
+    save_checkpoint,
+    truncate_jsonl,
+    write_provenance,
+)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -259,63 +249,6 @@ def set_rng_state(state: dict, sampler) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
-def prepare_run_dir(config: TrainConfig, run_dir: Path) -> None:
-    """Create the run directory, or check that an existing one holds the same hyper-parameters."""
-    config_path = run_dir / "config.json"
-    if config_path.exists():
-        saved = json.loads(config_path.read_text())
-        differences = [line for line in config_differences(saved, config.to_dict())
-                       if line.split(":")[0] not in EXECUTION_FIELDS]
-        if differences:
-            raise ConfigMismatchError(
-                f"{run_dir} holds a run with other hyper-parameters; refusing to resume. Differences "
-                f"(saved -> requested):\n  " + "\n  ".join(differences) + "\nUse a new run directory.")
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(json.dumps(config.to_dict(), indent=2) + "\n", config_path)
-
-
-def _truncate_jsonl(path: Path, last_step: int) -> None:
-    """Drop lines logged after the checkpoint we resume from (they will be logged again)."""
-    if path.exists():
-        lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= last_step]
-        atomic_write_text("".join(line + "\n" for line in lines), path)
-
-
-def append_jsonl(path: Path, record: dict) -> None:
-    """Append one record to a run directory's JSON-lines file (stats, metrics, segments)."""
-    with path.open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """The records of a run directory's JSON-lines file; [] when it does not exist yet."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
-
-
-def latest_step(run_dir: str | Path) -> int:
-    """The step of the run directory's latest checkpoint (0 when there is none).
-
-    Reads ``latest.json`` beside the checkpoint when that file is at least as new as the checkpoint, so that
-    re-running a notebook does not load every finished run's weights just to skip it.
-    """
-    path = Path(run_dir) / "checkpoints" / "latest.pt"
-    if not path.exists():
-        return 0
-    sidecar = path.with_suffix(".json")
-    if sidecar.exists() and sidecar.stat().st_mtime_ns >= path.stat().st_mtime_ns:
-        return int(json.loads(sidecar.read_text())["step"])
-    return int(load_checkpoint(path)["step"])
-
-
-def run_is_finished(run_dir: str | Path) -> bool:
-    """True when the run directory's latest checkpoint is at its final iteration."""
-    if not (Path(run_dir) / "checkpoints" / "latest.pt").exists():
-        return False
-    config = json.loads((Path(run_dir) / "config.json").read_text())
-    return latest_step(run_dir) >= config["iterations"]
-
-
 def save_samples(gan: GAN, fixed_z: Tensor, path: Path) -> None:
     from torchvision.utils import save_image
 
@@ -358,10 +291,10 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
     sampler = make_sampler(dataset, device, config.seed + 1000 * ctx.rank, config.in_memory)
     fixed_z = torch.randn(64, config.nz, generator=torch.Generator().manual_seed(config.seed + 1)).to(device)
 
-    checkpoint_path = run_dir / "checkpoints" / "latest.pt"
+    checkpoint_file = checkpoint_path(run_dir)
     start = 0
-    if checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path, map_location=device)
+    if checkpoint_file.exists():
+        state = load_checkpoint(checkpoint_file, map_location=device)
         gan.load_training_state(state)
         start = int(state["step"])
         if ctx.active:  # each rank restarts its own streams; bit-identical resume is a one-process guarantee
@@ -370,15 +303,15 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
         else:
             set_rng_state(state["rng"], sampler)
     elif ctx.is_main:
-        atomic_write_text(json.dumps(provenance(config, device), indent=2) + "\n", run_dir / "provenance.json")
+        write_provenance(run_dir, config, device)
     if ctx.active:
-        if not checkpoint_path.exists():
+        if not checkpoint_file.exists():
             torch.manual_seed(config.seed * 100_003 + 1000 * ctx.rank)  # per-rank noise
         gan.world_size = ctx.world_size
         distributed.wrap(gan, device)
     if ctx.is_main:
         for name in ("stats.jsonl", "metrics.jsonl"):
-            _truncate_jsonl(run_dir / name, start)
+            truncate_jsonl(run_dir / name, start)
     if evaluator is None and config.eval_every:
         evaluator = default_evaluator(config, device)
     autotuning = torch.backends.cudnn.benchmark  # restored when train() returns or raises
@@ -386,12 +319,10 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
         torch.backends.cudnn.benchmark = gan.fast_path.cudnn_benchmark  # reference does not
     run_iteration = GraphedIteration(gan, enabled=config.cuda_graph)
 
-    def save_checkpoint(step: int) -> None:
-        if not ctx.is_main:
-            return
-        atomic_save({"step": step, "config": config.to_dict(), "rng": rng_state(sampler),
-                     **gan.training_state()}, checkpoint_path)
-        atomic_write_text(json.dumps({"step": step}) + "\n", checkpoint_path.with_suffix(".json"))  # run_is_finished
+    def checkpoint(step: int) -> None:
+        if ctx.is_main:
+            save_checkpoint(run_dir, {"step": step, "config": config.to_dict(), "rng": rng_state(sampler),
+                                      **gan.training_state()})
 
     try:
         stop = min(config.iterations, max_steps if max_steps is not None else config.iterations)
@@ -415,7 +346,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
                 if torch.isfinite(first_bad_step):
                     raise NonFiniteLossError(
                         f"non-finite loss at iteration {int(first_bad_step.item())} of {run_dir}; the last good "
-                        f"checkpoint ({checkpoint_path}) is kept")
+                        f"checkpoint ({checkpoint_file}) is kept")
             if at(config.log_every) and ctx.is_main:
                 record = {k: v.item() / (1 if k.startswith("max_") else window_steps) for k, v in sums.items()}
                 grad_f, grad_d = _gradient_norm_sample(gan, sampler)
@@ -437,7 +368,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
                     append_jsonl(run_dir / "metrics.jsonl",
                                   {"step": done, **metrics, "eval_seconds": time.perf_counter() - evaluation_start})
             if at(config.checkpoint_every) or done == stop or out_of_time:
-                save_checkpoint(done)
+                checkpoint(done)
             if out_of_time:
                 break
         progress.close()
@@ -462,16 +393,6 @@ def _gradient_norm_sample(gan: GAN, sampler, n: int = 16) -> tuple[Tensor, Tenso
         if cuda_state is not None:
             torch.cuda.set_rng_state_all(cuda_state)
         sampler.load_state_dict(sampler_state)
-
-
-def provenance(config: TrainConfig, device: torch.device) -> dict:
-    import granlib
-    from granlib.versions import device_name, git_commit
-
-    return {"granlib": granlib.__version__, "git_commit": git_commit(), "torch": torch.__version__,
-            "device": device_name(device),
-            "dataset": config.dataset_variant or dataset_label(config.dataset),
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def default_evaluator(config: TrainConfig, device: torch.device):

@@ -8,7 +8,8 @@ import torch.multiprocessing as mp
 
 from granlib.checkpoint import load_checkpoint
 from granlib.config import preset
-from granlib.train import run_is_finished, train
+from granlib.run_dir import run_is_finished
+from granlib.train import train
 from tests import distributed_workers as workers
 
 pytestmark = pytest.mark.slow

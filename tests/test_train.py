@@ -7,7 +7,8 @@ from granlib.checkpoint import load_checkpoint
 from granlib.config import TrainConfig, preset
 from granlib.losses import LOSSES
 from granlib.normalizers import NORMALIZERS
-from granlib.train import ConfigMismatchError, NonFiniteLossError, run_is_finished, train
+from granlib.run_dir import ConfigMismatchError, run_is_finished
+from granlib.train import NonFiniteLossError, train
 
 
 @pytest.mark.parametrize("loss", LOSSES)
@@ -32,26 +33,6 @@ def test_run_directory_is_self_describing(tmp_path):
     state = load_checkpoint(tmp_path / "checkpoints" / "latest.pt")  # weights_only=True
     assert state["step"] == 10 and {"G", "D", "ema_G", "opt_g", "opt_d", "sched_g", "sched_d", "rng"} <= set(state)
     assert run_is_finished(tmp_path)
-
-
-def test_run_is_finished_reads_the_step_sidecar_unless_it_is_stale(tmp_path, monkeypatch):
-    import os
-
-    from granlib import train as train_module
-
-    train(preset("tiny", iterations=4, checkpoint_every=2), tmp_path, quiet=True)
-    checkpoint, sidecar = tmp_path / "checkpoints" / "latest.pt", tmp_path / "checkpoints" / "latest.json"
-    assert json.loads(sidecar.read_text()) == {"step": 4}
-
-    def no_loading(*args, **kwargs):
-        raise AssertionError("the checkpoint was loaded")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(train_module, "load_checkpoint", no_loading)
-        assert run_is_finished(tmp_path)
-    sidecar.write_text(json.dumps({"step": 2}))  # older than the checkpoint: not trusted
-    os.utime(sidecar, ns=(checkpoint.stat().st_mtime_ns - 10**9,) * 2)
-    assert run_is_finished(tmp_path)  # read from the checkpoint itself
 
 
 @pytest.mark.parametrize("normalizer", ["gran", "sn", "gp"])
