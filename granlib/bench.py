@@ -253,14 +253,18 @@ def config_label(config: dict) -> str:
     return f"{architecture}{config['resolution']}, n_dis={config['n_dis']}, {loss} ({config['batch_size_g']})"
 
 
+def format_rate(it_per_s: float) -> str:
+    """Iterations/s as the tables print them: one decimal from 20 it/s on, two below."""
+    return f"{it_per_s:.1f}" if it_per_s >= 20 else f"{it_per_s:.2f}"
+
+
 def markdown_rows(report: dict, label: str = "") -> list[str]:
     """One README table row per configuration of a bench report; "–" for paths it did not time."""
     def rate(row: dict | None) -> str:
         if row is None:
             return "–"
-        value = row["it_per_s"]
-        text = f"{value:.1f}" if value >= 20 else f"{value:.2f}"
-        return text + (f" ({row['timed_iterations']} it)" if row["timed_iterations"] < 5 else "")
+        few = row["timed_iterations"] < 5  # a rate from so few iterations is rough: say how many
+        return format_rate(row["it_per_s"]) + (f" ({row['timed_iterations']} it)" if few else "")
 
     rows = []
     for name, row in report["results"].items():
@@ -271,6 +275,21 @@ def markdown_rows(report: dict, label: str = "") -> list[str]:
                  f"{row['speedup']:.2f}×" if "speedup" in row else "–",
                  f"{fast['tflops']:.1f}{share}" if fast else "–"]
         rows.append("| " + " | ".join(cells) + " |")
+    return rows
+
+
+ABLATION_HEADER = ("| config (G batch) | measure switched off | fast it/s without it | gain (fast / without) |\n"
+                   "|---|---|---|---|")
+
+
+def ablation_rows(report: dict, label: str = "") -> list[str]:
+    """One row per measure of each configuration that ``--ablation`` timed (none for other reports)."""
+    rows = []
+    for name, row in report["results"].items():
+        for measure, gain in row.get("measure_gain", {}).items():
+            without = format_rate(row[f"fast_without_{measure}"]["it_per_s"])
+            rows.append(f"| {config_label(report['configs'][name])}{f' — {label}' if label else ''} | {measure} | "
+                        f"{without} | {gain:.2f}× |")
     return rows
 
 
@@ -291,10 +310,12 @@ def main(argv: list[str] | None = None) -> dict:
                         help="measure nothing: print bench JSON files as README table rows, e.g. x.json='run 3'")
     args = parser.parse_args(argv)
     if args.table:
-        print(TABLE_HEADER)
-        for item in args.table:
-            path, _, label = item.partition("=")
-            print("\n".join(markdown_rows(json.loads(Path(path).read_text()), label)))
+        reports = [(json.loads(Path(path).read_text()), label) for path, _, label in
+                   (item.partition("=") for item in args.table)]
+        print("\n".join([TABLE_HEADER, *(row for report, label in reports for row in markdown_rows(report, label))]))
+        ablations = [row for report, label in reports for row in ablation_rows(report, label)]
+        if ablations:
+            print("\n" + "\n".join([ABLATION_HEADER, *ablations]))
         return {}
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))

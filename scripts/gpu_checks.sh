@@ -21,7 +21,8 @@
 #   B: GPU_CHECKS_STAGES=long (8 minutes of training, ~75k iterations, inside a 600 s command with the set-up),
 #      then at once (the machine is released after 30 s idle) GPU_CHECKS_STAGES=long again: the rest (~3 min).
 #      A segment killed by the command limit would lose its wall-time record, hence 8 and not 9 minutes.
-# Afterwards: `python -m granlib.bench --table <out>/bench_32.json='run 3'` prints the README's speed-table rows.
+# Afterwards: `python -m granlib.bench --table <out>/bench_32.json='run 3' <out>/ablation_32.json='run 3'` prints
+# the README's speed-table rows (and the ablation's gains per measure).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-results/gpu_checks}

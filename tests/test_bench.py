@@ -80,3 +80,19 @@ def test_table_rows_from_a_report(capsys, tmp_path):
     assert bench.main(["--table", f"{tmp_path / 'r.json'}=run 3"]) == {}  # measures nothing
     printed = capsys.readouterr().out.splitlines()
     assert printed[:2] == bench.TABLE_HEADER.splitlines() and printed[2:] == bench.markdown_rows(report, "run 3")
+
+
+def test_ablation_rows_give_each_measure_its_gain(capsys, tmp_path):
+    report = {"configs": {"resnet32_ndis5_hinge": bench.CONFIGS["resnet32_ndis5_hinge"]},
+              "results": {"resnet32_ndis5_hinge": {
+                  "fast": {"it_per_s": 11.0, "timed_iterations": 50, "tflops": 50.0, "fraction_of_peak": 0.06},
+                  "fast_without_channels_last": {"it_per_s": 8.8, "timed_iterations": 40},
+                  "measure_gain": {"channels_last": 1.25}}}}
+    assert bench.ablation_rows(report) == ["| ResNet32, n_dis=5, hinge (128) | channels_last | 8.80 | 1.25× |"]
+    assert bench.ablation_rows({"configs": report["configs"],
+                                "results": {"resnet32_ndis5_hinge": {"fast": report["results"]["resnet32_ndis5_hinge"]
+                                                                     ["fast"]}}}) == []
+    (tmp_path / "a.json").write_text(json.dumps(report))
+    bench.main(["--table", str(tmp_path / "a.json")])
+    printed = capsys.readouterr().out
+    assert bench.ABLATION_HEADER in printed and "| channels_last | 8.80 | 1.25× |" in printed
