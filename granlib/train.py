@@ -61,7 +61,7 @@ def accumulate(totals: dict[str, Tensor], stats: dict[str, Tensor], weight: floa
         if key.startswith("max_"):
             totals[key] = torch.maximum(totals[key], value) if key in totals else value
         else:
-            totals[key] = totals.get(key, 0) + weight * value
+            totals[key] = totals.get(key, 0) + (value if weight == 1.0 else weight * value)  # no ×1 kernel
 
 
 class GAN(nn.Module):

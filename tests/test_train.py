@@ -8,7 +8,7 @@ from granlib.config import TrainConfig, preset
 from granlib.losses import LOSSES
 from granlib.normalizers import NORMALIZERS
 from granlib.run_dir import ConfigMismatchError, run_is_finished
-from granlib.train import NonFiniteLossError, train
+from granlib.train import NonFiniteLossError, accumulate, train
 
 
 @pytest.mark.parametrize("loss", LOSSES)
@@ -134,3 +134,10 @@ def test_the_training_loop_does_not_synchronise_between_logs(tmp_path, fast, cud
     assert counts[16] == counts[8], counts
     records = [json.loads(line) for line in (tmp_path / "16" / "stats.jsonl").read_text().splitlines()]
     assert records[-1]["cuda_graph"] is (fast is None and cuda_graph)
+
+
+def test_accumulate_sums_weighted_values_and_keeps_maxima():
+    totals: dict = {}
+    accumulate(totals, {"loss": torch.tensor(1.0), "max_abs_d": torch.tensor(3.0)})
+    accumulate(totals, {"loss": torch.tensor(4.0), "max_abs_d": torch.tensor(2.0)}, weight=0.5)
+    assert totals["loss"].item() == 3.0 and totals["max_abs_d"].item() == 3.0
