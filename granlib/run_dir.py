@@ -36,6 +36,7 @@ class ConfigMismatchError(ValueError):
 
 
 def checkpoint_path(run_dir: str | Path) -> Path:
+    """Where the run directory keeps its (only) checkpoint."""
     return Path(run_dir) / "checkpoints" / "latest.pt"
 
 
@@ -46,8 +47,9 @@ def save_checkpoint(run_dir: str | Path, state: dict) -> None:
     atomic_write_text(json.dumps({"step": state["step"]}) + "\n", path.with_suffix(".json"))
 
 
-def prepare_run_dir(config: TrainConfig, run_dir: Path) -> None:
+def prepare_run_dir(config: TrainConfig, run_dir: str | Path) -> None:
     """Create the run directory, or check that an existing one holds the same hyper-parameters."""
+    run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
     if config_path.exists():
         saved = json.loads(config_path.read_text())
