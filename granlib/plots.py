@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from granlib.results import SMOKE_STAMP
+from granlib.run_dir import read_jsonl
 
 
 def read_stats(run_dir: str | Path) -> pd.DataFrame:
-    lines = Path(run_dir, "stats.jsonl").read_text().splitlines()
-    return pd.DataFrame([json.loads(line) for line in lines if line.strip()])
+    """A run's stats.jsonl as a table, one row per logged step."""
+    return pd.DataFrame(read_jsonl(Path(run_dir, "stats.jsonl")))
 
 
 def stamp(fig: plt.Figure, smoke: bool) -> plt.Figure:

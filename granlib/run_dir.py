@@ -79,7 +79,7 @@ def append_jsonl(path: Path, record: dict) -> None:
 
 def read_jsonl(path: Path) -> list[dict]:
     """The records of a run directory's JSON-lines file; [] when it does not exist yet."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
 
 
 def latest_step(run_dir: str | Path) -> int:
