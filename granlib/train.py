@@ -379,10 +379,13 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
 
 
 def _gradient_norm_sample(gan: GAN, sampler, n: int = 16) -> tuple[Tensor, Tensor]:
-    """‖∇ₓf‖ and ‖∇ₓD‖ on n real and n fake images (RNG state preserved, so logging never changes a run)."""
+    """‖∇ₓf‖ and ‖∇ₓD‖ on n real and n fake images; logging never changes a run: the RNG streams and every buffer
+    of G and D (G's BatchNorm running statistics, SN's power-iteration vectors) are restored afterwards."""
     cpu_state = torch.get_rng_state()
     cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     sampler_state = sampler.state_dict()
+    buffers = list(gan.G.buffers()) + list(gan.D.buffers())
+    saved_buffers = [buffer.clone() for buffer in buffers]
     try:
         real = sampler.sample(n)
         with torch.no_grad():
@@ -393,6 +396,9 @@ def _gradient_norm_sample(gan: GAN, sampler, n: int = 16) -> tuple[Tensor, Tenso
         if cuda_state is not None:
             torch.cuda.set_rng_state_all(cuda_state)
         sampler.load_state_dict(sampler_state)
+        with torch.no_grad():
+            for buffer, saved in zip(buffers, saved_buffers):
+                buffer.copy_(saved)  # in place: a captured CUDA graph keeps reading the same memory
 
 
 def default_evaluator(config: TrainConfig, device: torch.device):

@@ -142,3 +142,18 @@ def test_accumulate_sums_weighted_values_and_keeps_maxima():
     accumulate(totals, {"loss": torch.tensor(1.0), "max_abs_d": torch.tensor(3.0)})
     accumulate(totals, {"loss": torch.tensor(4.0), "max_abs_d": torch.tensor(2.0)}, weight=0.5)
     assert totals["loss"].item() == 3.0 and totals["max_abs_d"].item() == 3.0
+
+
+@pytest.mark.parametrize("normalizer", ["gran", "sn"])
+def test_logging_cadence_does_not_change_the_run(tmp_path, normalizer):
+    """log_every and sample_every are execution-only: the logged gradient norms must leave G's BatchNorm statistics
+    and SN's power-iteration vectors as they were, so every weight and buffer matches a run logged only at its end."""
+    finals = {}
+    for log_every in (1, 6):
+        config = preset("tiny", normalizer=normalizer, iterations=6, log_every=log_every, sample_every=log_every)
+        train(config, tmp_path / str(log_every), quiet=True)
+        finals[log_every] = load_checkpoint(tmp_path / str(log_every) / "checkpoints" / "latest.pt")
+    for key in ("G", "D", "ema_G"):
+        a, b = finals[1][key], finals[6][key]
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a), (key, [k for k in a if not torch.equal(a[k], b[k])])
