@@ -15,7 +15,8 @@ class TrainConfig:
     data_root: str | None = None  # None: $GRANLIB_DATA, else ./data
     dataset_variant: str = ""  # provenance label; "" derives one from the name (granlib.data.dataset_label)
     resolution: int = 32  # image side in pixels
-    in_memory: bool = True  # decode the whole set once into one uint8 tensor (on the GPU when training there)
+    in_memory: bool | None = None  # decode the whole set once into one uint8 tensor (on the GPU when training
+    # there); False streams it from disk; None: in memory up to granlib.data.IN_MEMORY_MAX_BYTES (8 GiB)
     # --- models
     architecture: str = "cnn"  # "cnn" (SNGAN standard CNN) or "resnet" (SNGAN/Mimicry ResNet)
     nz: int = 128  # latent dimension

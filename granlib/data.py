@@ -1,4 +1,4 @@
-"""Datasets by name, as uint8 images, with an in-memory sampler for the small ones.
+"""Datasets by name, as uint8 images, and the samplers that draw training batches: in memory, or streamed.
 
 Names: ``cifar10``, ``cifar100`` (train split), ``stl10`` (train+unlabeled, resized to 48), ``lsun_bedroom``
 (torchvision LSUN, or an ImageFolder export), ``celeba`` (all splits, centre crop 140 then resize),
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 DATA_ROOT_ENV = "GRANLIB_DATA"
 NAMES = ("cifar10", "cifar100", "stl10", "lsun_bedroom", "celeba", "synthetic")
@@ -191,57 +191,92 @@ class InMemorySampler:
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
 
+    def reseed(self, seed: int) -> None:
+        """Restart the index stream from ``seed`` (each rank's own stream when a run resumes under torchrun)."""
+        self.generator.manual_seed(seed)
+
 
 class StreamingSampler:
-    """For sets too large for memory: a shuffling DataLoader, reshuffled with a seed per epoch.
+    """For sets too large for memory: each epoch a seeded permutation, read in order by a DataLoader.
 
-    Resuming restarts the current epoch with its seed, so it is not bit-identical to an uninterrupted run.
+    The state is (epoch, images of the epoch handed out), so a checkpoint resumes the stream exactly where it
+    stopped: the loader restarts at that position of the same permutation.
     """
 
-    def __init__(self, dataset: Dataset, device: str | torch.device = "cpu", seed: int = 0, num_workers: int = 4):
+    def __init__(self, dataset: Dataset, device: str | torch.device = "cpu", seed: int = 0,
+                 num_workers: int | None = None):
         if len(dataset) == 0:
             raise ValueError("cannot sample from an empty dataset")
-        self.dataset, self.device, self.seed, self.num_workers = dataset, torch.device(device), seed, num_workers
-        self.epoch, self._iterator, self._buffer = 0, None, None
+        self.dataset, self.device, self.seed = dataset, torch.device(device), seed
+        self.num_workers = min(4, os.cpu_count() or 1) if num_workers is None else num_workers  # decoding processes
+        self.epoch, self.position = 0, 0  # position: images of this epoch's permutation handed out so far
+        self._iterator, self._buffer = None, None  # loaded images not yet handed out
 
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def _next_batch(self) -> Tensor:
-        while True:
-            if self._iterator is None:
-                gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-                loader = DataLoader(self.dataset, batch_size=min(256, len(self.dataset)), shuffle=True,
-                                    generator=gen, drop_last=True,
-                                    num_workers=self.num_workers, pin_memory=self.device.type == "cuda")
-                self._iterator = iter(loader)
-            try:
-                return next(self._iterator)[0]
-            except StopIteration:
-                self.epoch, self._iterator = self.epoch + 1, None
+    def _epoch_generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+
+    def _next_images(self) -> Tensor:
+        """The next loaded images of the stream (from the buffer, else the loader; a new epoch when it runs out)."""
+        if self._buffer is not None:
+            images, self._buffer = self._buffer, None
+            return images
+        if self.position == len(self.dataset):
+            self.epoch, self.position, self._iterator = self.epoch + 1, 0, None
+        if self._iterator is None:
+            generator = self._epoch_generator()
+            order = torch.randperm(len(self.dataset), generator=generator)[self.position:].tolist()
+            # the loader's own generator seeds its workers: the global RNG (G's noise) is never drawn from
+            self._iterator = iter(DataLoader(Subset(self.dataset, order), batch_size=256, shuffle=False,
+                                             generator=generator, num_workers=self.num_workers,
+                                             pin_memory=self.device.type == "cuda"))
+        return next(self._iterator)[0]
 
     def sample(self, batch_size: int) -> Tensor:
         parts, have = [], 0
-        if self._buffer is not None:
-            parts, have = [self._buffer], len(self._buffer)
         while have < batch_size:
-            batch = self._next_batch()
-            parts.append(batch)
-            have += len(batch)
-        images = torch.cat(parts)
-        self._buffer = images[batch_size:] if have > batch_size else None
-        batch = images[:batch_size]
+            images = self._next_images()
+            take = images[: batch_size - have]
+            if len(take) < len(images):
+                self._buffer = images[len(take):]
+            parts.append(take)
+            have += len(take)
+            self.position += len(take)
+            if self._buffer is None and self.position == len(self.dataset):
+                self._iterator = None  # the epoch's loader is spent
+        batch = torch.cat(parts)
         if self.device.type == "cuda":
             batch = batch.pin_memory()  # from pageable memory a "non-blocking" copy would still wait on the host
         return to_float(batch.to(self.device, non_blocking=True))
 
     def state_dict(self) -> dict:
-        return {"epoch": torch.tensor(self.epoch)}
+        return {"epoch": torch.tensor(self.epoch), "position": torch.tensor(self.position)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.epoch, self._iterator, self._buffer = int(state["epoch"]), None, None
+        self.epoch, self.position = int(state["epoch"]), int(state.get("position", 0))
+        self._iterator, self._buffer = None, None
+
+    def reseed(self, seed: int) -> None:
+        """Restart the stream from ``seed`` at the start of an epoch (as :meth:`InMemorySampler.reseed`)."""
+        self.seed = seed
+        self.load_state_dict({"epoch": 0, "position": 0})
 
 
-def make_sampler(dataset: Dataset, device: str | torch.device, seed: int, in_memory: bool = True):
-    """InMemorySampler when asked (32×32/48×48 sets fit easily), else StreamingSampler."""
+IN_MEMORY_MAX_BYTES = 8 * 2**30  # decoded sets up to this size are held in memory when in_memory is None
+
+
+def decoded_bytes(dataset: Dataset) -> int:
+    """The size of the whole set as uint8 images (from its first image's shape)."""
+    return len(dataset) * dataset[0][0].numel() if len(dataset) else 0
+
+
+def make_sampler(dataset: Dataset, device: str | torch.device, seed: int, in_memory: bool | None = None,
+                 max_bytes: int = IN_MEMORY_MAX_BYTES):
+    """InMemorySampler or StreamingSampler; ``in_memory=None`` holds the set in memory when its decoded size is at
+    most ``max_bytes`` (CIFAR, STL-10, CelebA at 64×64: 0.15-2.5 GB), else streams it (LSUN bedroom at 128×128:
+    about 150 GB)."""
+    if in_memory is None:
+        in_memory = decoded_bytes(dataset) <= max_bytes
     return InMemorySampler(dataset, device, seed) if in_memory else StreamingSampler(dataset, device, seed)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from granlib.checkpoint import load_checkpoint
 from granlib.config import TrainConfig
-from granlib.data import load_dataset, make_sampler
+from granlib.data import load_dataset, make_sampler, to_float
 from granlib.fast_path import FastPath
 from granlib.graphs import GraphedIteration
 from granlib.losses import get_loss
@@ -290,6 +290,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
     dataset = load_dataset(config.dataset, config.data_root, config.resolution)
     sampler = make_sampler(dataset, device, config.seed + 1000 * ctx.rank, config.in_memory)
     fixed_z = torch.randn(64, config.nz, generator=torch.Generator().manual_seed(config.seed + 1)).to(device)
+    probe = gradient_probe(dataset, config.nz, device, seed=config.seed + 2)
 
     checkpoint_file = checkpoint_path(run_dir)
     start = 0
@@ -299,7 +300,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
         start = int(state["step"])
         if ctx.active:  # each rank restarts its own streams; bit-identical resume is a one-process guarantee
             torch.manual_seed(config.seed * 100_003 + 1000 * ctx.rank + start)
-            sampler.generator.manual_seed(config.seed * 100_003 + 1000 * ctx.rank + start + 1)
+            sampler.reseed(config.seed * 100_003 + 1000 * ctx.rank + start + 1)
         else:
             set_rng_state(state["rng"], sampler)
     elif ctx.is_main:
@@ -349,7 +350,7 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
                         f"checkpoint ({checkpoint_file}) is kept")
             if at(config.log_every) and ctx.is_main:
                 record = {k: v.item() / (1 if k.startswith("max_") else window_steps) for k, v in sums.items()}
-                grad_f, grad_d = _gradient_norm_sample(gan, sampler)
+                grad_f, grad_d = _gradient_norm_sample(gan, probe)
                 elapsed = time.perf_counter() - window_start
                 record.update(step=done, grad_f_mean=grad_f.mean().item(), grad_f_max=grad_f.max().item(),
                               grad_d_mean=grad_d.mean().item(), grad_d_max=grad_d.max().item(),
@@ -378,24 +379,30 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
     return run_dir
 
 
-def _gradient_norm_sample(gan: GAN, sampler, n: int = 16) -> tuple[Tensor, Tensor]:
-    """‖∇ₓf‖ and ‖∇ₓD‖ on n real and n fake images; logging never changes a run: the RNG streams and every buffer
-    of G and D (G's BatchNorm running statistics, SN's power-iteration vectors) are restored afterwards."""
-    cpu_state = torch.get_rng_state()
-    cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-    sampler_state = sampler.state_dict()
+def gradient_probe(dataset, nz: int, device: torch.device, n: int = 16, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """The fixed inputs of the logged gradient norms: n real images (a seeded choice) and n latent codes.
+
+    Drawn with their own generators, never from the training streams, so logging cannot change a run, and the
+    same images at every log, so logged norms differ only because D (and G) changed.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    indices = torch.randperm(len(dataset), generator=generator)[:n].tolist()
+    reals = to_float(torch.stack([dataset[i][0] for i in indices])).to(device)
+    return reals, torch.randn(n, nz, generator=generator).to(device)
+
+
+def _gradient_norm_sample(gan: GAN, probe: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """‖∇ₓf‖ and ‖∇ₓD‖ on the probe's real images and G's images of its codes; every buffer of G and D (G's
+    BatchNorm running statistics, SN's power-iteration vectors) is restored afterwards: logging never changes a run.
+    """
+    reals, z = probe
     buffers = list(gan.G.buffers()) + list(gan.D.buffers())
     saved_buffers = [buffer.clone() for buffer in buffers]
     try:
-        real = sampler.sample(n)
         with torch.no_grad():
-            fake = gan.G(torch.randn(n, gan.config.nz, device=gan.device))
-        return gradient_norms(gan.D, torch.cat([real, fake]))
+            fake = gan.G(z)
+        return gradient_norms(gan.D, torch.cat([reals, fake]))
     finally:
-        torch.set_rng_state(cpu_state)
-        if cuda_state is not None:
-            torch.cuda.set_rng_state_all(cuda_state)
-        sampler.load_state_dict(sampler_state)
         with torch.no_grad():
             for buffer, saved in zip(buffers, saved_buffers):
                 buffer.copy_(saved)  # in place: a captured CUDA graph keeps reading the same memory

@@ -11,6 +11,7 @@ from granlib.data import (
     dataset_label,
     decoded_images,
     load_dataset,
+    make_sampler,
 )
 
 
@@ -48,6 +49,41 @@ def test_imagefolder_resized_uint8(tmp_path):
     assert len(InMemorySampler(dataset)) == 6
     streaming = StreamingSampler(dataset, num_workers=0)
     assert streaming.sample(10).shape == (10, 3, 16, 16)  # spans more than one epoch
+
+
+def _images_as_keys(batch):
+    return [tuple(image.flatten().tolist()) for image in batch]
+
+
+def test_streaming_sampler_hands_out_each_image_once_per_epoch():
+    dataset = SyntheticImages(size=40)
+    sampler = StreamingSampler(dataset, num_workers=0)
+    first_epoch = torch.cat([sampler.sample(16), sampler.sample(16), sampler.sample(8)])
+    assert sorted(_images_as_keys(first_epoch)) == sorted(_images_as_keys(dataset.images.float() / 127.5 - 1))
+    assert (sampler.epoch, sampler.position) == (0, 40)
+    second_epoch = torch.cat([sampler.sample(25), sampler.sample(15)])
+    assert sorted(_images_as_keys(second_epoch)) == sorted(_images_as_keys(first_epoch))
+    assert not torch.equal(second_epoch, first_epoch)  # a new permutation each epoch
+
+
+@pytest.mark.parametrize("consumed", [3, 16, 40, 57])  # mid-batch, on a batch edge, at and past an epoch's end
+def test_streaming_sampler_resumes_exactly(consumed):
+    dataset = SyntheticImages(size=40)
+    straight = StreamingSampler(dataset, seed=3, num_workers=0)
+    straight.sample(consumed)
+    state = {key: value.clone() for key, value in straight.state_dict().items()}
+    expected = straight.sample(50)
+    resumed = StreamingSampler(dataset, seed=3, num_workers=0)
+    resumed.load_state_dict(state)
+    assert torch.equal(resumed.sample(50), expected)
+
+
+def test_make_sampler_holds_small_sets_in_memory_and_streams_large_ones():
+    dataset = SyntheticImages(size=10)  # 10 × 3×32×32 bytes decoded
+    assert isinstance(make_sampler(dataset, "cpu", 0), InMemorySampler)
+    assert isinstance(make_sampler(dataset, "cpu", 0, max_bytes=10 * 3 * 32 * 32 - 1), StreamingSampler)
+    assert isinstance(make_sampler(dataset, "cpu", 0, in_memory=True, max_bytes=0), InMemorySampler)  # as asked
+    assert isinstance(make_sampler(dataset, "cpu", 0, in_memory=False), StreamingSampler)
 
 
 def test_a_folder_is_decoded_once_per_process(tmp_path):
@@ -99,3 +135,13 @@ def test_labels():
 def test_unknown_dataset():
     with pytest.raises(ValueError, match="unknown dataset"):
         load_dataset("mnist")
+
+
+def test_reseeding_a_sampler_restarts_it_as_a_new_one():
+    dataset = SyntheticImages(size=40)
+    for make in (lambda seed: InMemorySampler(dataset, seed=seed),
+                 lambda seed: StreamingSampler(dataset, seed=seed, num_workers=0)):
+        sampler = make(1)
+        sampler.sample(13)
+        sampler.reseed(7)
+        assert torch.equal(sampler.sample(30), make(7).sample(30))

@@ -38,8 +38,9 @@ def test_two_processes_with_half_batches_equal_one_process(tmp_path, normalizer,
     assert moved > 1e-3  # the comparison is not vacuous: training changed the parameters
 
 
-def test_two_processes_resume_a_one_process_checkpoint(tmp_path):
-    config = preset("tiny", iterations=8, checkpoint_every=4, log_every=2)
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_two_processes_resume_a_one_process_checkpoint(tmp_path, in_memory):
+    config = preset("tiny", in_memory=in_memory, iterations=8, checkpoint_every=4, log_every=2)
     run_dir = tmp_path / "run"
     train(config, run_dir, quiet=True, max_steps=4)
     assert load_checkpoint(run_dir / "checkpoints" / "latest.pt")["step"] == 4
