@@ -348,9 +348,11 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
                     raise NonFiniteLossError(
                         f"non-finite loss at iteration {int(first_bad_step.item())} of {run_dir}; the last good "
                         f"checkpoint ({checkpoint_file}) is kept")
+            if at(config.log_every):
+                # every rank runs the probe: on GPUs G's SyncBatchNorm is a collective (rank 0 alone would hang)
+                grad_f, grad_d = _gradient_norm_sample(gan, probe)
             if at(config.log_every) and ctx.is_main:
                 record = {k: v.item() / (1 if k.startswith("max_") else window_steps) for k, v in sums.items()}
-                grad_f, grad_d = _gradient_norm_sample(gan, probe)
                 elapsed = time.perf_counter() - window_start
                 record.update(step=done, grad_f_mean=grad_f.mean().item(), grad_f_max=grad_f.max().item(),
                               grad_d_mean=grad_d.mean().item(), grad_d_max=grad_d.max().item(),

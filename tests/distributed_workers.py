@@ -1,6 +1,7 @@
 """Worker functions for tests/test_distributed.py (importable by spawned processes)."""
 
 import os
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -65,3 +66,40 @@ def train_worker(rank: int, world: int, init_file: str, config_dict: dict, run_d
         train(TrainConfig.from_dict(config_dict), run_dir, quiet=True)
     finally:
         dist.destroy_process_group()
+
+
+class TrainingForwardCounter(nn.Module):
+    """Stands in for SyncBatchNorm (GPU only): a layer whose training-mode forward is a collective on GPUs, so
+    every rank must run G in training mode equally often or the ranks deadlock."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, z):
+        if self.training:
+            self.calls += 1
+        return z
+
+
+def counting_train_worker(rank: int, world: int, init_file: str, config_dict: dict, run_dir: str, out_dir: str):
+    """train() with a TrainingForwardCounter in front of G; writes this rank's count to out_dir/<rank>.txt."""
+    import granlib.train
+    from granlib.config import TrainConfig
+    from granlib.models import build_models
+
+    counter = TrainingForwardCounter()
+
+    def models_with_counter(*args, **kwargs):
+        generator, d_net = build_models(*args, **kwargs)
+        counted = nn.Sequential(counter, generator)
+        counted.nz = generator.nz
+        return counted, d_net
+
+    granlib.train.build_models = models_with_counter
+    _init(rank, world, init_file)
+    try:
+        train(TrainConfig.from_dict(config_dict), run_dir, quiet=True)
+    finally:
+        dist.destroy_process_group()
+    (Path(out_dir) / f"{rank}.txt").write_text(str(counter.calls))

@@ -51,6 +51,16 @@ def test_two_processes_resume_a_one_process_checkpoint(tmp_path, in_memory):
     assert steps == [2, 4, 6, 8]  # rank 0 alone wrote the log, no duplicated lines
 
 
+def test_every_rank_runs_g_in_training_mode_equally_often(tmp_path):
+    """Logging's gradient-norm probe runs G on every rank: on GPUs G's SyncBatchNorm is a collective, and a G
+    forward on rank 0 alone would deadlock the run at its first log."""
+    config = preset("tiny", iterations=4, log_every=2, sample_every=2, checkpoint_every=4)
+    mp.spawn(workers.counting_train_worker, args=(2, str(tmp_path / "init"), config.to_dict(), str(tmp_path / "run"),
+                                                  str(tmp_path)), nprocs=2, join=True)
+    counts = [int((tmp_path / f"{rank}.txt").read_text()) for rank in (0, 1)]
+    assert counts[0] == counts[1] > 8, counts  # 4 D-step fakes + 4 G steps + the probes, on both ranks
+
+
 def test_uneven_batch_split_is_refused(tmp_path, monkeypatch):
     from granlib import distributed
 
