@@ -4,8 +4,9 @@ Layout::
 
     config.json        the TrainConfig, exactly; a resumed run must match it (execution-only fields may differ)
     provenance.json    granlib/torch versions, git commit, device name, dataset label, start date
-    stats.jsonl        one line per ``log_every``: losses, D outputs, ‖∇f‖ and ‖∇D‖ statistics, lr, s/iteration,
-                       whether iterations replay a CUDA graph (``cuda_graph``)
+    stats.jsonl        one line per ``log_every``: losses, D outputs, ‖∇f‖ and ‖∇D‖ on a fixed probe (16 real
+                       images, G's images of 16 fixed codes), lr, s/iteration, whether iterations replay a CUDA
+                       graph (``cuda_graph``)
     metrics.jsonl      one line per evaluation (``eval_every``), with the evaluation's ``eval_seconds``
     samples/           EMA-G on a fixed noise, PNG grids
     checkpoints/latest.pt   G, D, EMA-G, optimisers, schedulers, step, RNG states, config (atomic)
