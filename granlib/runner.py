@@ -33,15 +33,15 @@ def estimated_gpu_hours(params: dict, rates: dict = REFERENCE_IT_PER_S) -> float
     """Training time of a profile from step rates by resolution (above; evaluation not included)."""
     from granlib.data import NATIVE_RESOLUTION
 
-    runs = len(params["seeds"]) * len(params["methods"])
-    sweep = len(params["seeds"]) * len(params["sweep_methods"]) * len(params["K_values"])
-    seconds = 0.0
-    for dataset in params["datasets"]:
-        resolution = NATIVE_RESOLUTION[dataset]
-        cnn, resnet = rates[resolution]
-        rate = cnn or resnet
-        count = runs + (sweep if dataset == params["sweep_dataset"] else 0)
-        seconds += count * params["iterations"] / rate
+    def seconds_per_run(dataset: str) -> float:
+        cnn, resnet = rates[NATIVE_RESOLUTION[dataset]]
+        return params["iterations"] / (cnn or resnet)
+
+    runs = len(params["seeds"]) * len(params["methods"])  # per dataset (notebooks 10-14)
+    sweep = len(params["seeds"]) * len(params["sweep_methods"]) * len(params["K_values"])  # notebook 20
+    seconds = sum(runs * seconds_per_run(dataset) for dataset in params["datasets"])
+    if sweep:
+        seconds += sweep * seconds_per_run(params["sweep_dataset"])
     return seconds / 3600
 
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if not selected:
         print(f"no notebook matches {args.only!r}", file=sys.stderr)
         return 2
-    if profile != "smoke":
+    if profile != "smoke" and (args.device or params.get("device", "auto")) != "cpu":
         print(f"{profile} profile: estimated {gpu_time(estimated_gpu_hours(params, FAST_IT_PER_S))} of training on "
               f"one H100/H200 at the fast path's measured rates ({gpu_time(estimated_gpu_hours(params))} at the "
               f"reference rates quoted in issue 5), plus evaluation")

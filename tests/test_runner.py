@@ -35,6 +35,12 @@ def test_paper_profile_gpu_estimate():
     assert runner.estimated_gpu_hours(load_profile("paper")) == pytest.approx(seconds / 3600)
 
 
+def test_a_k_sweep_alone_is_estimated_too():
+    """The sweep runs on sweep_dataset even when the profile trains no dataset notebook."""
+    params = {**load_profile("paper"), "datasets": [], "iterations": 1000}
+    assert runner.estimated_gpu_hours(params) == pytest.approx(3 * 5 * 3 * 1000 / 48.7 / 3600)
+
+
 def test_fast_rates_of_the_estimate_are_the_measured_ones():
     bench = REPO_ROOT / "results" / "bench"
     small = json.loads((bench / "2026-11-27_H200_run1_bench_32x32.json").read_text())["results"]
@@ -50,12 +56,14 @@ def test_fast_rates_of_the_estimate_are_the_measured_ones():
     assert runner.estimated_gpu_hours(paper, runner.FAST_IT_PER_S) < runner.estimated_gpu_hours(paper)
 
 
-@pytest.mark.parametrize("profile", ["quick", "paper", "smoke"])
+@pytest.mark.parametrize("profile", ["quick", "paper", "smoke", "cifar10_jpeg_cpu"])
 def test_gpu_profiles_print_their_estimate_before_running(tmp_path, monkeypatch, capsys, profile):
+    """Not for the smoke profile, nor for a profile that runs on the CPU (a GPU estimate would mislead)."""
     import papermill
 
     fast_rates = runner.estimated_gpu_hours(load_profile(profile), runner.FAST_IT_PER_S)
-    printed = None if profile == "smoke" else f"{profile} profile: estimated {runner.gpu_time(fast_rates)} of training"
+    printed = (None if profile in ("smoke", "cifar10_jpeg_cpu")
+               else f"{profile} profile: estimated {runner.gpu_time(fast_rates)} of training")
 
     executed, selected = [], runner.notebooks("30_tables")
     monkeypatch.setattr(runner, "notebooks", lambda pattern: selected)
