@@ -39,9 +39,10 @@ notebook 02 (float64, 4 random inputs): the SNGAN standard CNN at PyTorch's defa
 $n \approx 8.5\cdot10^{-4}$, so $n^2 \approx 7\cdot10^{-7} \ll \epsilon$ and GraN starts in its
 $g \approx K f n/\epsilon$ regime, while the ResNet32 D has $n \approx 1.7$ and starts at $g \approx K f/n$.
 A small CPU study on the CIFAR-10 JPEG copy (``params/cifar10_jpeg_cpu.yaml``: standard CNN at reduced width
-ngf=64/ndf=16, batch 32, 2000 iterations, one seed, 1000-sample FD-EffNetLite0; ``results/rows/k_sweep.jsonl``)
-did not separate K ∈ {0.1, 1, 10} and showed no collapse at K = 1 within that horizon, while max |g| grew with K
-(about 1, 9 and 23). The defaults therefore rest on the prototype's runs; the K sweep (notebook 20) on a GPU is
+ngf=64/ndf=16, batch 32, 2000 iterations, seeds 0 and 1, 1000-sample FD-EffNetLite0;
+``results/rows/k_sweep.jsonl``) did not separate K ∈ {0.1, 1, 10} (FD 271 ± 11, 268 ± 4, 303 ± 59; K = 10 gave
+345 and 261) and showed no collapse at K = 1 within that horizon, while max |g| at the last log grew with K (about
+1.6, 8-11 and 39-59). The defaults therefore rest on the prototype's runs; the K sweep (notebook 20) on a GPU is
 where they should be re-examined.
 """
 
