@@ -215,9 +215,6 @@ class StreamingSampler:
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def _epoch_generator(self) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-
     def _next_images(self) -> Tensor:
         """The next loaded images of the stream (from the buffer, else the loader; a new epoch when it runs out)."""
         if self._buffer is not None:
@@ -226,7 +223,7 @@ class StreamingSampler:
         if self.position == len(self.dataset):
             self.epoch, self.position, self._iterator = self.epoch + 1, 0, None
         if self._iterator is None:
-            generator = self._epoch_generator()
+            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
             order = torch.randperm(len(self.dataset), generator=generator)[self.position:].tolist()
             # the loader's own generator seeds its workers: the global RNG (G's noise) is never drawn from
             self._iterator = iter(DataLoader(Subset(self.dataset, order), batch_size=256, shuffle=False,
@@ -244,8 +241,6 @@ class StreamingSampler:
             parts.append(take)
             have += len(take)
             self.position += len(take)
-            if self._buffer is None and self.position == len(self.dataset):
-                self._iterator = None  # the epoch's loader is spent
         batch = torch.cat(parts)
         if self.device.type == "cuda":
             batch = batch.pin_memory()  # from pageable memory a "non-blocking" copy would still wait on the host

@@ -12,6 +12,7 @@ from granlib.data import (
     decoded_images,
     load_dataset,
     make_sampler,
+    to_float,
 )
 
 
@@ -59,7 +60,7 @@ def test_streaming_sampler_hands_out_each_image_once_per_epoch():
     dataset = SyntheticImages(size=40)
     sampler = StreamingSampler(dataset, num_workers=0)
     first_epoch = torch.cat([sampler.sample(16), sampler.sample(16), sampler.sample(8)])
-    assert sorted(_images_as_keys(first_epoch)) == sorted(_images_as_keys(dataset.images.float() / 127.5 - 1))
+    assert sorted(_images_as_keys(first_epoch)) == sorted(_images_as_keys(to_float(dataset.images)))
     assert (sampler.epoch, sampler.position) == (0, 40)
     second_epoch = torch.cat([sampler.sample(25), sampler.sample(15)])
     assert sorted(_images_as_keys(second_epoch)) == sorted(_images_as_keys(first_epoch))
