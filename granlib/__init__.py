@@ -1,7 +1,7 @@
 """granlib: a reproducible, fast replication of GraN-GAN (Bhaskara et al., WACV 2022).
 
-Start with :class:`granlib.gran.GraN`; train with :func:`granlib.train.train`; evaluate with
-:mod:`granlib.metrics`.
+Start with :class:`granlib.gran.GraN`; train with :func:`granlib.training.loop.train`; evaluate with
+:mod:`granlib.evaluation.metrics`.
 """
 
 __version__ = "0.1.0"

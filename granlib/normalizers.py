@@ -19,6 +19,7 @@ about 1-Lipschitz, so K·f is about K-Lipschitz. For GraN and GN, K = 1/τ divid
 | ``gn``         | K·f/(‖∇f‖+|f|)                         | Wu et al. 2021 (GN-GAN) |
 | ``gran``       | K·f·n/(n²+ε)                           | Bhaskara et al. 2022 |
 | ``gran_inverse``| K·f/(n+ε)                             | the paper's ablation of R |
+| ``equivalent`` | K·⟨∇f(x)/‖∇f(x)‖, x⟩                   | GraN without f's offset b/‖w‖ (the "equivalent" form) |
 """
 
 from __future__ import annotations
@@ -27,10 +28,18 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from granlib.gran import DEFAULT_EPS, DEFAULT_TAU, GraN, per_sample_norm
+from granlib.gran import DEFAULT_EPS, DEFAULT_K, GraN, per_sample_norm
 
-NORMALIZERS = ("none", "sn", "gp", "wc", "gn", "gran", "gran_inverse")
+NORMALIZERS = ("none", "sn", "gp", "wc", "gn", "gran", "gran_inverse", "equivalent")
 GRADIENT_NORMALIZERS = ("gn", "gran", "gran_inverse")  # normalisers built on GraN; their D step double-backprops
+# K when none is given, the one table of these defaults: GraN's for its two forms and for "equivalent" (whose ∇ₓD is
+# GraN's on each region); 1 for the baselines (their published form, D = f) and for GN-GAN, whose g = f/(‖∇f‖+|f|)
+# has no scale.
+DEFAULT_K_FOR = {"none": 1.0, "sn": 1.0, "gp": 1.0, "wc": 1.0, "gn": 1.0, "gran": DEFAULT_K, "gran_inverse": DEFAULT_K,
+                 "equivalent": DEFAULT_K}
+DEFAULT_GP_WEIGHT = 10.0  # λ of WGAN-GP (Gulrajani et al. 2017)
+DEFAULT_CLIP = 0.01  # c of WGAN weight clipping (Arjovsky et al. 2017)
+_GRAN_VARIANT = {"gran": "gran", "gran_inverse": "inverse", "gn": "gn"}  # normaliser name -> granlib.gran variant
 
 
 def flat_scores(net: nn.Module, x: Tensor) -> Tensor:
@@ -86,7 +95,7 @@ class GradientPenaltyDiscriminator(Discriminator):
 
     name = "gp"
 
-    def __init__(self, net: nn.Module, K: float = 1.0, gp_weight: float = 10.0):
+    def __init__(self, net: nn.Module, K: float = 1.0, gp_weight: float = DEFAULT_GP_WEIGHT):
         super().__init__(net, K)
         self.gp_weight = float(gp_weight)  # λ of Gulrajani et al.
 
@@ -105,7 +114,7 @@ class WeightClippingDiscriminator(Discriminator):
 
     name = "wc"
 
-    def __init__(self, net: nn.Module, K: float = 1.0, clip: float = 0.01):
+    def __init__(self, net: nn.Module, K: float = 1.0, clip: float = DEFAULT_CLIP):
         super().__init__(net, K)
         self.clip = float(clip)  # c of Arjovsky et al.
 
@@ -118,13 +127,15 @@ class WeightClippingDiscriminator(Discriminator):
 class GradientNormalizedDiscriminator(Discriminator):
     """GraN (``gran``, ``gran_inverse``) or GN-GAN (``gn``) around f; see :mod:`granlib.gran`."""
 
-    def __init__(self, net: nn.Module, K: float = 1.0 / DEFAULT_TAU, eps: float = DEFAULT_EPS, variant: str = "gran"):
+    def __init__(self, net: nn.Module, K: float | None = None, eps: float = DEFAULT_EPS,  # noqa: N803
+                 variant: str = "gran"):
         nn.Module.__init__(self)  # f lives once, inside GraN (see the ``net`` property)
+        self.name = {v: k for k, v in _GRAN_VARIANT.items()}[variant]
+        K = default_K(self.name) if K is None else K
         if not K > 0:
             raise ValueError(f"K must be > 0, got {K}")
         self.K = float(K)
-        self.gran = GraN(net, eps=eps, tau=1.0 / K, variant=variant)
-        self.name = {"gran": "gran", "inverse": "gran_inverse", "gn": "gn"}[variant]
+        self.gran = GraN(net, eps=eps, K=K, variant=variant)
 
     @property
     def net(self) -> nn.Module:  # type: ignore[override]
@@ -134,9 +145,37 @@ class GradientNormalizedDiscriminator(Discriminator):
         return self.gran(x, generator_step=generator_step)
 
 
-def default_K(normalizer: str) -> float:
-    """K used when a config leaves it unset: 1/DEFAULT_TAU for GraN variants, 1 otherwise."""
-    return 1.0 / DEFAULT_TAU if normalizer in ("gran", "gran_inverse") else 1.0
+class EquivalentDiscriminator(Discriminator):
+    """D(x) = K·⟨∇ₓf(x), x⟩/max(‖∇ₓf(x)‖, ε): on a region where f = wᵀx + b this is K·wᵀx/‖w‖, GraN's g (ε → 0)
+    without its offset K·b/‖w‖, and ∇ₓD = K·w/‖w‖ there, as for GraN (ε only keeps D = 0 where f is flat).
+    The D step double-backprops through ∇ₓf, as GraN's does; the generator step holds ∇ₓf constant (its
+    derivative in x, f's Hessian, is 0 a.e.)."""
+
+    name = "equivalent"
+
+    def __init__(self, net: nn.Module, K: float = DEFAULT_K, eps: float = DEFAULT_EPS):  # noqa: N803
+        super().__init__(net, K)
+        self.eps = float(eps)
+
+    def forward(self, x: Tensor, generator_step: bool = False) -> Tensor:
+        if not x.requires_grad:
+            x = x.detach().requires_grad_(True)
+        f = self.raw(x)
+        (grad,) = torch.autograd.grad(f.sum(), x, create_graph=not generator_step, retain_graph=True)
+        if generator_step:
+            grad = grad.detach()
+        n = per_sample_norm(grad).clamp_min(self.eps)  # max(‖∇ₓf‖, ε), float32 or wider
+        inner = (grad * x).flatten(1).sum(dim=1)  # ⟨∇ₓf, x⟩
+        # K·⟨∇f/‖∇f‖, x⟩; + 0·f keeps f's last bias in the graph with its true gradient, 0 (optimisers, DDP and
+        # gradient checks then see every parameter)
+        return self.K * inner / n + 0 * f
+
+
+def default_K(normalizer: str) -> float:  # noqa: N802 - the paper's name
+    """K used when none is given (:data:`DEFAULT_K_FOR`)."""
+    if normalizer not in DEFAULT_K_FOR:
+        raise ValueError(f"unknown normalizer {normalizer!r}; choose one of {NORMALIZERS}")
+    return DEFAULT_K_FOR[normalizer]
 
 
 def build_discriminator(
@@ -145,8 +184,8 @@ def build_discriminator(
     *,
     K: float | None = None,  # Lipschitz scale; None picks default_K(normalizer)
     eps: float = DEFAULT_EPS,  # ε of GraN's R(n)
-    gp_weight: float = 10.0,  # λ of WGAN-GP
-    clip: float = 0.01,  # c of weight clipping
+    gp_weight: float = DEFAULT_GP_WEIGHT,  # λ of WGAN-GP
+    clip: float = DEFAULT_CLIP,  # c of weight clipping
 ) -> Discriminator:
     """The one code path that turns a raw discriminator into a normalised one, by name."""
     K = default_K(normalizer) if K is None else K
@@ -159,8 +198,9 @@ def build_discriminator(
     if normalizer == "wc":
         return WeightClippingDiscriminator(net, K, clip=clip)
     if normalizer in GRADIENT_NORMALIZERS:
-        variant = {"gran": "gran", "gran_inverse": "inverse", "gn": "gn"}[normalizer]
-        return GradientNormalizedDiscriminator(net, K, eps=eps, variant=variant)
+        return GradientNormalizedDiscriminator(net, K, eps=eps, variant=_GRAN_VARIANT[normalizer])
+    if normalizer == "equivalent":
+        return EquivalentDiscriminator(net, K, eps=eps)
     raise ValueError(f"unknown normalizer {normalizer!r}; choose one of {NORMALIZERS}")
 
 

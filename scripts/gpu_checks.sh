@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# The GPU checks of the speed work, as one script for short leases of a GPU machine (stages below):
+# The GPU checks of the speed work, as one script for a short slot on a GPU machine (stages below):
 #   1. CUDA-graph replay equals eager training, samplers on the GPU, no host sync per training iteration (tests
 #      that CPU-only machines skip);
 #   2. python -m granlib.bench for CNN32 and ResNet32 (reference, typical, fast eager, fast with a CUDA graph);
-#   3. python -m granlib.bench_quality: fast vs reference on the CIFAR-10 JPEG copy, two seeds each;
-#   4. python -m granlib.bench_metrics with the offline proxy extractor (50k generated images);
+#   3. python -m granlib.bench.quality: fast vs reference on the CIFAR-10 JPEG copy, two seeds each;
+#   4. python -m granlib.bench.metrics_speed with the offline proxy extractor (50k generated images);
 #   5. python -m granlib.bench for the 48×48 and 128×128 configurations;
 #   6. python -m granlib.bench --profile: the costliest ops of the fast path (CNN32, ResNet32);
 #   7. python -m granlib.bench --ablation: the fast path with each of its measures switched off in turn;
-#   long (not in the default list): python -m granlib.bench_long, the timed 100k-iteration CNN32 run with periodic
+#   table (not in the default list): python -m granlib.study.slots: whole runs of the CIFAR-10 results table
+#      (params/gpu_cifar10.yaml) that fit in GPU_CHECKS_TABLE_MINUTES (default 8), rows and grids to $OUT/results;
+#   long (not in the default list): python -m granlib.bench.long_run, the timed 100k-iteration CNN32 run with periodic
 #      evaluation. It stops with a checkpoint after GPU_CHECKS_LONG_MINUTES (default 8) and the same stage resumes
-#      it in the next call on the same (warm) machine: a lease's 10-minute command limit holds ~75k iterations.
+#      it in the next call on the same (warm) machine: a 10-minute command limit holds ~75k iterations.
 # Each stage has its own time limit and writes into $OUT (default results/gpu_checks/); a failed stage does not
 # stop the next. Inputs: the CIFAR-10 JPEG archive in .device_data/ and, where packages are missing, wheels in
 # .whl/ (both git-ignored; see README "Speed"). GPU_CHECKS_DRY=1 runs every stage at toy sizes (plumbing check);
-# GPU_CHECKS_STAGES and GPU_CHECKS_SEEDS choose stages and quality seeds. A lease allows 15 device minutes and 10
-# per command, so the measured stage times (H200, 2026-11-27) suggest two leases:
+# GPU_CHECKS_STAGES and GPU_CHECKS_SEEDS choose stages and quality seeds. For slots of 15 GPU minutes with 10
+# per command, the measured stage times (H200, 2026-11-27) suggest two slots:
 #   A: GPU_CHECKS_STAGES="tests bench32 ablation profile metrics" (~5 min), then
 #      GPU_CHECKS_STAGES=quality GPU_CHECKS_SEEDS="0 1 2 3" (~6 min: 4 seeds per path for the noise estimate);
 #   B: GPU_CHECKS_STAGES=long (8 minutes of training, ~75k iterations, inside a 600 s command with the set-up),
@@ -69,14 +71,20 @@ N_SEEDS=$(wc -w <<<"$SEEDS")
 LONG_LIMIT=$(( ${GPU_CHECKS_LONG_MINUTES:-8} * 60 + 60 ))
 for name in $STAGES; do
   case $name in
-    tests) stage 90 "GPU tests" $PY -m pytest -q -p no:cacheprovider tests/test_graphs.py tests/test_data.py \
-      tests/test_train.py::test_the_training_loop_does_not_synchronise_between_logs ;;
+    tests) stage 90 "GPU tests" $PY -m pytest -q -p no:cacheprovider tests/training/test_graphs.py tests/test_data.py \
+      tests/training/test_loop.py::test_the_training_loop_does_not_synchronise_between_logs ;;
+    # whole runs of the CIFAR-10 table (params/gpu_cifar10.yaml) that fit in the stage's minutes; rows, grids and
+    # curves under $OUT/results, to be copied into results/ and committed
+    table) stage $(( ${GPU_CHECKS_TABLE_MINUTES:-8} * 60 + 90 )) "CIFAR-10 table" $PY -m granlib.study.slots \
+      --profile gpu_cifar10 --budget-minutes "${GPU_CHECKS_TABLE_MINUTES:-8}" --set "results_dir=$OUT/results" \
+      --set "dataset_override=imagefolder:$DATA/cifar10-jpeg/train" \
+      --set "eval_dataset_override=imagefolder:$DATA/cifar10-jpeg/test" ;;
     bench32) stage 100 "bench 32x32" $PY -m granlib.bench --configs cnn32_ndis1_ns resnet32_ndis5_hinge \
       "${BENCH_ARGS[@]}" --out "$OUT/bench_32.json" ;;
-    quality) stage $((60 + 95 * N_SEEDS)) "quality" $PY -m granlib.bench_quality --dataset "imagefolder:$DATA/cifar10-jpeg/train" \
+    quality) stage $((60 + 95 * N_SEEDS)) "quality" $PY -m granlib.bench.quality --dataset "imagefolder:$DATA/cifar10-jpeg/train" \
       --seeds $SEEDS --extractor effnet_lite0 "${QUALITY_ARGS[@]}" --runs-dir /tmp/granlib_runs \
       --out "$OUT/quality.json" ;;
-    metrics) stage 50 "metrics" $PY -m granlib.bench_metrics --extractor effnet_lite0 "${METRICS_ARGS[@]}" \
+    metrics) stage 50 "metrics" $PY -m granlib.bench.metrics_speed --extractor effnet_lite0 "${METRICS_ARGS[@]}" \
       --out "$OUT/metrics.json" ;;
     # the large configurations: fewer paths and a shorter warm-up (a ResNet128 reference iteration takes seconds)
     bench_large) stage 110 "bench 48x48, 128x128" $PY -m granlib.bench --configs cnn48_ndis1_ns \
@@ -87,7 +95,7 @@ for name in $STAGES; do
       --min-seconds 0.5 --profile "${BENCH_ARGS[@]}" --out "$OUT/profile_32.json" ;;
     ablation) stage 120 "ablation" $PY -m granlib.bench --configs cnn32_ndis1_ns resnet32_ndis5_hinge --paths fast \
       --ablation "${BENCH_ARGS[@]}" --out "$OUT/ablation_32.json" ;;
-    long) stage "$LONG_LIMIT" "100k run (one segment)" $PY -m granlib.bench_long \
+    long) stage "$LONG_LIMIT" "100k run (one segment)" $PY -m granlib.bench.long_run \
       --dataset "imagefolder:$DATA/cifar10-jpeg/train" --extractor effnet_lite0 "${LONG_ARGS[@]}" \
       --out "$OUT/long.json" ;;
     *) echo "unknown stage $name" ;;

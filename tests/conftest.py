@@ -44,7 +44,7 @@ def piecewise_net(request):
 def stub_weights(tmp_path_factory):
     """A seeded random FID-Inception state dict; BatchNorm statistics calibrated so features are O(1)."""
     torch.manual_seed(0)
-    from granlib.features import fid_inception_architecture
+    from granlib.evaluation.features import fid_inception_architecture
 
     net = fid_inception_architecture()
     for m in net.modules():
@@ -67,7 +67,7 @@ def stub_weights(tmp_path_factory):
 @pytest.fixture(scope="session")
 def extractor(stub_weights):
     """pytorch-fid's FID Inception network with the stub weights (no sha256 check)."""
-    from granlib.features import InceptionFeatures
+    from granlib.evaluation.features import InceptionFeatures
 
     return InceptionFeatures(stub_weights, verify=False)
 
@@ -75,7 +75,7 @@ def extractor(stub_weights):
 @pytest.fixture
 def smoke_profile(tmp_path):
     """A factory: the smoke profile with results and runs under tmp_path and ``changes`` applied; returns its path."""
-    from granlib.experiments import load_profile
+    from granlib.study.experiments import load_profile
 
     def write(**changes) -> Path:
         params = load_profile("smoke")

@@ -7,8 +7,9 @@ from granlib.data import (
     InMemorySampler,
     StreamingSampler,
     SyntheticImages,
+    content_fingerprint,
     data_root,
-    dataset_label,
+    dataset_identity,
     decoded_images,
     load_dataset,
     make_sampler,
@@ -116,8 +117,9 @@ def test_missing_dataset_error_names_dataset_root_and_remedy(tmp_path):
     assert "cifar10" in message and str(tmp_path) in message and "GRANLIB_DATA" in message
     with pytest.raises(DatasetNotFoundError, match="lsun_bedroom"):
         load_dataset("lsun_bedroom", root=tmp_path)
-    with pytest.raises(DatasetNotFoundError, match="no_such_folder"):
+    with pytest.raises(DatasetNotFoundError, match="no_such_folder") as info:
         load_dataset(f"imagefolder:{tmp_path / 'no_such_folder'}")
+    assert "class subfolders" in str(info.value) and "download=True" not in str(info.value)
 
 
 def test_data_root_precedence(monkeypatch, tmp_path):
@@ -128,9 +130,21 @@ def test_data_root_precedence(monkeypatch, tmp_path):
     assert str(data_root()) == "data"
 
 
-def test_labels():
-    assert dataset_label("imagefolder:/x/cifar10-jpeg/train") == "CIFAR-10 (JPEG-q75 copy)"
-    assert dataset_label("stl10") == "STL-10"
+def test_identity_keys_and_labels(tmp_path):
+    assert dataset_identity("stl10") == ("stl10", "STL-10")
+    folder = dataset_identity(f"imagefolder:{tmp_path}/a/../train")
+    assert folder.key == f"imagefolder:{(tmp_path / 'train').resolve()}"  # canonical: absolute, resolved
+    copy = dataset_identity(f"imagefolder:{tmp_path}/train", variant="CIFAR-10 (JPEG-q75 copy)", stands_for="cifar10")
+    assert copy == ("cifar10", "CIFAR-10 (JPEG-q75 copy)")  # the copy's rows meet CIFAR-10's anchors
+    smoke = dataset_identity("synthetic", stands_for="cifar10")
+    assert smoke.key == "cifar10" and smoke.label == "synthetic (smoke data, not a result) standing in for CIFAR-10"
+    assert dataset_identity("imagefolder:/x/cifar10-jpeg/train").label == "image folder /x/cifar10-jpeg/train"
+
+
+def test_content_fingerprint_tells_sets_of_one_size_apart():
+    a, b = SyntheticImages(size=40, seed=0), SyntheticImages(size=40, seed=1)
+    assert content_fingerprint(a) == content_fingerprint(SyntheticImages(size=40, seed=0))
+    assert content_fingerprint(a) != content_fingerprint(b)
 
 
 def test_unknown_dataset():

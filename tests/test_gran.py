@@ -23,11 +23,11 @@ def per_sample_value_and_grad(net: nn.Module, x: torch.Tensor) -> tuple[torch.Te
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_matches_formula(piecewise_net, variant):
     net, x = piecewise_net
-    eps, tau = 0.3, 0.7
+    eps, K = 0.3, 1.5
     f, grad = per_sample_value_and_grad(net, x)
     n = grad.norm(dim=1)
-    expected = {"gran": f * n / (n**2 + eps) / tau, "inverse": f / (n + eps) / tau, "gn": f / (n + f.abs()) / tau}
-    g = GraN(net, eps=eps, tau=tau, variant=variant)(x)
+    expected = {"gran": K * f * n / (n**2 + eps), "inverse": K * f / (n + eps), "gn": K * f / (n + f.abs())}
+    g = GraN(net, eps=eps, K=K, variant=variant)(x)
     assert g.shape == (x.shape[0],)
     torch.testing.assert_close(g, expected[variant], rtol=1e-12, atol=1e-12)
 
@@ -35,23 +35,23 @@ def test_matches_formula(piecewise_net, variant):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_gradient_norm_bounded_by_K(piecewise_net, variant):
     net, x = piecewise_net
-    eps, tau = 1e-2, 0.5
+    eps, K = 1e-2, 2.0
     x = x.clone().requires_grad_(True)
-    g = GraN(net, eps=eps, tau=tau, variant=variant)(x)
+    g = GraN(net, eps=eps, K=K, variant=variant)(x)
     (grad_g,) = torch.autograd.grad(g.sum(), x)
     norms = grad_g.flatten(1).norm(dim=1)
-    assert (norms <= 1 / tau * (1 + 1e-12)).all()
+    assert (norms <= K * (1 + 1e-12)).all()
     if variant == "gran":
-        assert (norms < 1 / tau).all()
+        assert (norms < K).all()
         _, grad_f = per_sample_value_and_grad(net, x.detach())
         n = grad_f.norm(dim=1)
-        torch.testing.assert_close(norms, n**2 / (n**2 + eps) / tau, rtol=1e-10, atol=0)  # ‖∇g‖ = K n²/(n²+ε)
+        torch.testing.assert_close(norms, K * n**2 / (n**2 + eps), rtol=1e-10, atol=0)  # ‖∇g‖ = K n²/(n²+ε)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_finite_differences_agree_with_autograd(piecewise_net, variant):
     net, x = piecewise_net
-    gran = GraN(net, eps=1e-2, tau=2.0, variant=variant)
+    gran = GraN(net, eps=1e-2, K=0.5, variant=variant)
     x = x.clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(gran(x).sum(), x)
     direction = torch.randn_like(x)
@@ -70,7 +70,7 @@ def test_finite_differences_agree_with_autograd(piecewise_net, variant):
 def test_generator_step_gradient_equals_double_backprop(variant):
     torch.manual_seed(3)
     generator = nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 6)).double()
-    gran = GraN(relu_mlp(6, seed=5), eps=1e-3, tau=0.5, variant=variant)
+    gran = GraN(relu_mlp(6, seed=5), eps=1e-3, K=2.0, variant=variant)
     z = torch.randn(64, 4, dtype=torch.float64)
 
     def generator_gradients(generator_step: bool) -> list[torch.Tensor]:
@@ -87,7 +87,7 @@ def test_discriminator_gradient_flows_through_the_norm():
     """The D step must differentiate n = ‖∇f‖ w.r.t. D's parameters (double backprop)."""
     net = relu_mlp(6, seed=2)
     x = torch.randn(16, 6, dtype=torch.float64)
-    gran = GraN(net, eps=1e-3, tau=1.0)
+    gran = GraN(net, eps=1e-3, K=1.0)
     full = torch.autograd.grad(gran(x).sum(), list(net.parameters()))
     held = torch.autograd.grad(gran(x, generator_step=True).sum(), list(net.parameters()))
     assert max((a - b).abs().max().item() for a, b in zip(full, held)) > 1e-6
@@ -97,7 +97,7 @@ def test_reduced_precision_normalises_in_float32():
     net = relu_mlp(6).float()
     x = torch.randn(8, 6)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        g = GraN(net, eps=1e-4, tau=1.0)(x)
+        g = GraN(net, eps=1e-4, K=1.0)(x)
     assert g.dtype == torch.float32
 
 
@@ -110,7 +110,7 @@ def test_normalize_gn_value():
     ({"variant": "spectral"}, "unknown GraN variant"),
     ({"eps": 0.0}, "eps must be > 0"),
     ({"eps": -1.0}, "eps must be > 0"),
-    ({"tau": 0.0}, "tau must be > 0"),
+    ({"K": 0.0}, "K must be > 0"),
 ])
 def test_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -141,4 +141,4 @@ def test_batchnorm_would_couple_samples():
 
 
 def test_exposes_K():
-    assert GraN(relu_mlp(6), eps=1e-4, tau=4.0).K == 0.25
+    assert GraN(relu_mlp(6), eps=1e-4, K=0.25).K == 0.25

@@ -1,7 +1,7 @@
 import re
 import subprocess
 
-from granlib.experiments import REPO_ROOT
+from granlib.study.experiments import REPO_ROOT
 
 
 def test_readme_example_runs():
@@ -29,7 +29,7 @@ def test_readme_speed_table_is_the_committed_bench_files():
     """Every row that `python -m granlib.bench --table` makes of the committed H200 files is in the README."""
     import json
 
-    from granlib.bench import TABLE_HEADER, markdown_rows
+    from granlib.bench.speed import TABLE_HEADER, markdown_rows
 
     text = (REPO_ROOT / "README.md").read_text()
     assert TABLE_HEADER in text

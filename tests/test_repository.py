@@ -7,13 +7,13 @@ import sys
 
 import pytest
 
-from granlib.experiments import REPO_ROOT
+from granlib.study.experiments import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "granlib"
 
 
 def test_every_module_has_its_test_file():
-    modules = [p.relative_to(PACKAGE) for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"]
+    modules = [p.relative_to(PACKAGE) for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")]
     assert len(modules) > 20
     missing = [str(m) for m in modules if not (REPO_ROOT / "tests" / m.parent / f"test_{m.name}").is_file()]
     assert not missing, f"modules without tests/<same folder>/test_<module>.py: {missing}"
@@ -29,3 +29,94 @@ def test_ruff_is_clean():
     result = subprocess.run([*command, "check", "--no-cache", str(REPO_ROOT)], capture_output=True, text=True,
                             cwd=REPO_ROOT)
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def _imports_of(path):
+    """Every granlib module that ``path`` imports, at module level or inside a function."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("granlib")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("granlib"):
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}  # `from granlib.x import module`
+    return found
+
+
+def _module_name(path):
+    parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph():
+    """granlib module -> the granlib modules it imports (names that are not modules are dropped)."""
+    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: {m for m in _imports_of(path) if m in paths and m != name} for name, path in paths.items()}
+
+
+def find_cycle(graph):
+    """One import cycle as a list of modules, or None."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for successor in sorted(graph.get(node, ())):
+            if state.get(successor) == "open":
+                return stack[stack.index(successor):] + [successor]
+            if successor not in state and (cycle := visit(successor)):
+                return cycle
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_import_graph_finder_sees_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_granlib_has_no_import_cycle():
+    graph = import_graph()
+    assert "granlib.training.loop" in graph and "granlib.training.trainer" in graph["granlib.training.loop"]
+    assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
+
+
+LAYERS = {"granlib.evaluation": {"granlib.training", "granlib.study", "granlib.bench"},
+          "granlib.training": {"granlib.study", "granlib.bench"}, "granlib.study": {"granlib.bench"}}
+
+
+def test_sub_packages_import_only_what_their_docstrings_allow():
+    """The layering: evaluation < training < study < bench; the top-level modules import no sub-package but models."""
+    for module, imported in import_graph().items():
+        for package, forbidden in LAYERS.items():
+            if module.startswith(package):
+                bad = [m for m in imported if any(m.startswith(f) for f in forbidden)]
+                assert not bad, f"{module} imports {bad}"
+        if (PACKAGE / f"{module.split('.')[-1]}.py").is_file() and module.count(".") == 1:  # a top-level module
+            bad = [m for m in imported if m.count(".") >= 1 and not m.startswith("granlib.models")
+                   and m.split(".")[1] in ("training", "evaluation", "study", "bench")]
+            assert not bad, f"top-level {module} imports {bad}"
+
+
+def test_the_package_shows_its_architecture():
+    top_level = [p.name for p in PACKAGE.glob("*.py")]
+    assert len(top_level) <= 10, top_level
+    for package in ("models", "training", "evaluation", "study", "bench"):
+        init = PACKAGE / package / "__init__.py"
+        doc = ast_docstring(init)
+        assert doc and len(doc) > 80, f"granlib/{package}/__init__.py needs a docstring saying what lives there"
+
+
+def ast_docstring(path):
+    import ast
+
+    return ast.get_docstring(ast.parse(path.read_text()))

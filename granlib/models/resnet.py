@@ -39,18 +39,26 @@ def _conv(c_in: int, c_out: int, kernel: int, gain: float) -> nn.Conv2d:
     return conv
 
 
+# How generator blocks double the resolution: Mimicry's bilinear interpolation (granlib's default), or the
+# nearest-neighbour upsampling of SNGAN's official code and GN-GAN's (cheaper, above all in its backward on GPUs).
+UPSAMPLING = ("bilinear", "nearest")
+
 class GeneratorBlock(nn.Module):
     """BN-ReLU-(up)-conv3-BN-ReLU-conv3, plus a (up-)1×1-conv shortcut when the shape changes."""
 
-    def __init__(self, c_in: int, c_out: int, upsample: bool = True):
+    def __init__(self, c_in: int, c_out: int, upsample: bool = True, mode: str = "bilinear"):
         super().__init__()
-        self.upsample = upsample
+        self.upsample, self.mode = upsample, mode  # mode: F.interpolate's, "bilinear" or "nearest"
         self.bn1, self.conv1 = nn.BatchNorm2d(c_in), _conv(c_in, c_out, 3, math.sqrt(2))
         self.bn2, self.conv2 = nn.BatchNorm2d(c_out), _conv(c_out, c_out, 3, math.sqrt(2))
         self.shortcut = _conv(c_in, c_out, 1, 1.0) if (c_in != c_out or upsample) else None
 
     def _up(self, x: Tensor) -> Tensor:
-        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False) if self.upsample else x
+        if not self.upsample:
+            return x
+        if self.mode == "nearest":
+            return F.interpolate(x, scale_factor=2, mode="nearest")
+        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.conv1(self._up(F.relu(self.bn1(x))))
@@ -84,14 +92,16 @@ class DiscriminatorBlock(nn.Module):
 
 
 class ResNetGenerator(nn.Module):
-    def __init__(self, resolution: int = 32, nz: int = 128, ngf: int | None = None):
+    def __init__(self, resolution: int = 32, nz: int = 128, ngf: int | None = None, upsample: str = "bilinear"):
         super().__init__()
+        if upsample not in UPSAMPLING:
+            raise ValueError(f"unknown upsampling {upsample!r}; choose one of {UPSAMPLING}")
         default_ngf, self.bottom_width, divisors = GENERATOR_LAYOUTS[resolution]
         self.nz, self.ngf = nz, ngf or default_ngf
         widths = [max(1, self.ngf // d) for d in divisors]
         self.fc = nn.Linear(nz, self.bottom_width**2 * widths[0])
         nn.init.xavier_uniform_(self.fc.weight)
-        self.blocks = nn.Sequential(*(GeneratorBlock(a, b) for a, b in zip(widths[:-1], widths[1:])))
+        self.blocks = nn.Sequential(*(GeneratorBlock(a, b, mode=upsample) for a, b in zip(widths[:-1], widths[1:])))
         self.out_bn, self.out_conv = nn.BatchNorm2d(widths[-1]), _conv(widths[-1], 3, 3, 1.0)
         self.c0 = widths[0]
 

@@ -29,3 +29,20 @@ def test_discriminator_relu_without_batchnorm_generator_with():
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="no cnn model at 64"):
         build_models("cnn", 64)
+
+
+def test_nearest_upsampling_has_the_same_weights_and_repeats_pixels():
+    torch.manual_seed(0)
+    bilinear, _ = build_models("resnet", 32, nz=8, ngf=16, ndf=16)
+    torch.manual_seed(0)
+    nearest, _ = build_models("resnet", 32, nz=8, ngf=16, ndf=16, resnet_upsample="nearest")
+    assert all(torch.equal(a, b) for a, b in zip(bilinear.state_dict().values(), nearest.state_dict().values()))
+    block = nearest.blocks[0]
+    x = torch.arange(4.0).view(1, 1, 2, 2)
+    assert torch.equal(block._up(x), x.repeat_interleave(2, 2).repeat_interleave(2, 3))
+    z = torch.randn(2, 8)
+    assert not torch.allclose(bilinear.eval()(z), nearest.eval()(z))
+    with pytest.raises(ValueError, match="resnet_upsample applies to the resnet"):
+        build_models("cnn", 32, resnet_upsample="nearest")
+    with pytest.raises(ValueError, match="unknown upsampling"):
+        build_models("resnet", 32, resnet_upsample="bicubic")

@@ -1,0 +1,44 @@
+"""Where a number came from: the device it was measured on and the code that measured it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+import granlib
+from granlib.data import dataset_identity
+from granlib.training.checkpoint import atomic_write_text
+from granlib.training.config import TrainConfig
+
+
+def device_name(device: torch.device | str) -> str:
+    """The GPU's name (e.g. 'NVIDIA H200'), or 'cpu'."""
+    device = torch.device(device)
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout granlib runs from, with '+dirty' when files differ from it; None outside git."""
+    root = Path(__file__).resolve().parents[2]  # granlib/training/ -> the checkout
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if commit.returncode != 0:
+        return None
+    return commit.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
+
+
+def write_provenance(run_dir: str | Path, config: TrainConfig, device: torch.device) -> None:
+    """provenance.json: versions, commit, device, the dataset's key and label, start time."""
+    identity = dataset_identity(config.dataset, config.dataset_variant)
+    record = {"granlib": granlib.__version__, "git_commit": git_commit(), "torch": torch.__version__,
+              "device": device_name(device), "dataset": identity.label, "dataset_key": identity.key,
+              "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    atomic_write_text(json.dumps(record, indent=2) + "\n", Path(run_dir) / "provenance.json")

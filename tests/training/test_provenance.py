@@ -1,0 +1,36 @@
+import json
+import re
+import subprocess
+
+import torch
+
+from granlib.training import provenance as versions
+from granlib.training.config import preset
+
+
+def test_device_name_on_cpu():
+    assert versions.device_name("cpu") == versions.device_name(torch.device("cpu")) == "cpu"
+
+
+def test_git_commit_names_this_checkout():
+    commit = versions.git_commit()
+    assert commit is not None and re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", commit)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert commit.startswith(head)
+
+
+def test_git_commit_without_git(monkeypatch):
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(versions.subprocess, "run", no_git)
+    assert versions.git_commit() is None
+
+
+def test_provenance_names_versions_device_and_dataset(tmp_path):
+    config = preset("tiny", dataset="imagefolder:/data/cifar10-jpeg/train", dataset_variant="CIFAR-10 (JPEG-q75 copy)")
+    versions.write_provenance(tmp_path, config, torch.device("cpu"))
+    record = json.loads((tmp_path / "provenance.json").read_text())
+    assert record["device"] == "cpu" and record["torch"] == torch.__version__
+    assert record["dataset"] == "CIFAR-10 (JPEG-q75 copy)" and record["started"][:4].isdigit()
+    assert {"granlib", "git_commit"} <= set(record) and record["dataset_key"] == "imagefolder:/data/cifar10-jpeg/train"
