@@ -1,11 +1,33 @@
 #!/usr/bin/env bash
 # Regenerate every figure and table: runs the numbered notebooks headlessly with papermill.
-#   ./run_all.sh                      smoke profile: offline, tiny, CPU, minutes (stamped "smoke — not a result")
-#   ./run_all.sh --profile quick      ~1 GPU-hour on CIFAR-10
-#   ./run_all.sh --profile paper      the full protocol (prints its estimated GPU time first)
-#   ./run_all.sh --only '1*_train_*' --device cuda
-# Sets itself up on a fresh machine (scripts/ensure_env.sh). --help lists the options.
+# Sets itself up on a fresh machine (scripts/ensure_env.sh); --help prints the options without setting up.
 set -euo pipefail
 cd "$(dirname "$0")"
+usage() {
+  cat <<'TEXT'
+usage: ./run_all.sh [--profile NAME] [--only PATTERN] [--device cpu|cuda|auto]
+       ./run_all.sh --lab [JUPYTER LAB OPTIONS]
+
+Executes the numbered notebooks headlessly (papermill); executed copies go to results/executed/<profile>/,
+logs to results/logs/<profile>/. Stops at the first failing notebook, naming it.
+
+  --profile NAME    smoke (default: offline, tiny, CPU, minutes; stamped "smoke - not a result")
+                    | quick (~1 GPU-hour on CIFAR-10) | paper (the full protocol; prints its GPU time first)
+                    | a path to a params/*.yaml file
+  --only PATTERN    run only notebooks whose name matches (glob or substring), e.g. '1*_train_*'
+  --device DEVICE   override the profile's device (cpu, cuda, auto)
+  --lab             start JupyterLab on notebooks/ with the "Python (granlib)" kernel instead
+  -h, --help        this text (installs nothing)
+
+The first call sets up .venv (or finishes an interrupted set-up); see scripts/ensure_env.sh.
+TEXT
+}
+for arg in "$@"; do
+  case "$arg" in -h|--help) usage; exit 0 ;; esac
+done
 source scripts/ensure_env.sh
-exec "$PY" -m granlib.runner "$@"
+if [ "${1:-}" = "--lab" ]; then
+  shift
+  exec "$PY" -m jupyter lab notebooks/ "$@"
+fi
+exec "$PY" -m granlib.study.runner "$@"

@@ -1,8 +1,12 @@
-# Sourced by run_all.sh and run_tests.sh: sets PY to a Python that imports granlib from this checkout.
-# Uses the active environment (venv or conda) when it already has granlib installed from here;
-# otherwise creates .venv and installs torch, then this package with its dev extras.
-# Override the torch install with GRANLIB_TORCH_SPEC (e.g. "torch torchvision" for the newest builds).
+# Sourced by run_all.sh and run_tests.sh: sets PY to a Python that imports granlib from this checkout, with every
+# dependency of .[dev,proxy] installed and the Jupyter kernel "Python (granlib)" registered.
+# Uses the active environment (venv or conda) when it already has granlib installed from here; otherwise creates
+# .venv and installs torch, then this package with its dev extras. Override the torch install with
+# GRANLIB_TORCH_SPEC (e.g. "torch torchvision" for the newest builds).
+# An install is complete only once the marker <env>/.granlib-setup-complete holds the hash of pyproject.toml: an
+# interrupted install (no marker) or a changed pyproject.toml (another hash) is finished or redone on the next call.
 repo_root="$(pwd)"
+setup_marker=".granlib-setup-complete"
 granlib_here() {
   "$1" - "$repo_root" <<'PY' 2>/dev/null
 import pathlib, sys
@@ -10,6 +14,11 @@ import granlib
 sys.exit(0 if pathlib.Path(granlib.__file__).resolve().is_relative_to(pathlib.Path(sys.argv[1]).resolve()) else 1)
 PY
 }
+setup_hash() {
+  if command -v sha256sum >/dev/null; then sha256sum "$repo_root/pyproject.toml" | cut -d' ' -f1
+  else shasum -a 256 "$repo_root/pyproject.toml" | cut -d' ' -f1; fi
+}
+env_dir() { dirname "$(dirname "$1")"; }  # <env>/bin/python -> <env>
 PY=""
 for candidate in "${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}" "${CONDA_PREFIX:+$CONDA_PREFIX/bin/python}" \
                  "$repo_root/.venv/bin/python"; do
@@ -22,9 +31,18 @@ if [ -z "$PY" ]; then
   echo "== setting up .venv with $("$base_python" --version) (first run only)" >&2
   "$base_python" -m venv "$repo_root/.venv"
   PY="$repo_root/.venv/bin/python"
+fi
+marker="$(env_dir "$PY")/$setup_marker"
+if [ "$(cat "$marker" 2>/dev/null)" != "$(setup_hash)" ]; then
+  echo "== installing granlib[dev,proxy] into $(env_dir "$PY") (set-up missing, interrupted or out of date)" >&2
+  rm -f "$marker"
   "$PY" -m pip install -q --upgrade pip
-  # shellcheck disable=SC2086
-  "$PY" -m pip install -q ${GRANLIB_TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}
+  if ! "$PY" -c 'import torch, torchvision' 2>/dev/null; then
+    # shellcheck disable=SC2086
+    "$PY" -m pip install -q ${GRANLIB_TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}
+  fi
   "$PY" -m pip install -q -e "$repo_root[dev,proxy]"
+  "$PY" -m ipykernel install --sys-prefix --name granlib --display-name "Python (granlib)" >/dev/null
+  setup_hash > "$marker"  # written last: only a complete install has it
 fi
 export PY

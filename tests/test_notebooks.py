@@ -1,34 +1,74 @@
-"""Every numbered notebook, executed headlessly through the runner with the smoke profile."""
+"""Every numbered notebook, executed with the smoke profile: headlessly through the runner (papermill), then as a
+reader runs it, through a Jupyter server and a "Python (granlib)" kernel. Both share one profile with
+results and runs under a temporary directory, so the second execution finds the runs finished and the rows
+written (it re-plots, it does not re-train)."""
 
 import json
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 
 import pytest
+import yaml
 
-from granlib import runner
-from granlib.experiments import REPO_ROOT, load_profile
-from granlib.results import load_rows
+from granlib.study import runner
+from granlib.study.experiments import REPO_ROOT, load_profile
+from granlib.study.results import load_rows
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+KERNEL = {"name": "granlib", "display_name": "Python (granlib)", "language": "python"}
 
 
-def test_notebooks_are_stored_without_outputs():
-    assert len(NOTEBOOKS) == 9
+def test_notebooks_are_stored_without_outputs_and_name_the_granlib_kernel():
+    assert len(NOTEBOOKS) == 10
     for path in NOTEBOOKS:
-        cells = json.loads(path.read_text())["cells"]
+        notebook = json.loads(path.read_text())
+        cells = notebook["cells"]
         assert not any(c.get("outputs") or c.get("execution_count") for c in cells if c["cell_type"] == "code"), path
         tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+        if path.name[:2] in ("10", "11", "12", "13", "14"):  # papermill can set the dataset
+            assert "dataset = " in "".join(tagged[0]["source"]), path.name
+        assert notebook["metadata"]["kernelspec"] == KERNEL, path.name
+        assert notebook["metadata"]["language_info"]["name"] == "python", path.name
+
+
+def test_papermill_reads_every_parameter():
+    """papermill's parameter inspection (what --help-notebook and injection rely on) finds each assignment."""
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    for path in NOTEBOOKS:
+        notebook = nbformat.reads(path.read_text(), as_version=4)
+        (cell,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+        assigned = [line.split("=")[0].strip() for line in cell.source.splitlines() if "=" in line.split("#")[0]]
+        assert [p.name for p in PythonTranslator.inspect(cell)] == assigned, path.name
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """The smoke profile with results and runs under a temporary directory, run once by ./run_all.sh's runner;
+    returns (profile path, results directory, the runner's exit code)."""
+    tmp = tmp_path_factory.mktemp("smoke")
+    params = load_profile("smoke")
+    params.update(results_dir=str(tmp / "results"), runs_dir=str(tmp / "runs"))
+    profile = tmp / "smoke.yaml"
+    profile.write_text(yaml.safe_dump(params))
+    return profile, tmp / "results", runner.main(["--profile", str(profile)])
 
 
 @pytest.mark.slow
-def test_run_all_smoke_profile_produces_every_figure_and_table(tmp_path, smoke_profile):
-    profile = smoke_profile()
-    assert runner.main(["--profile", str(profile)]) == 0
-    results = tmp_path / "results"
+def test_run_all_smoke_profile_produces_every_figure_and_table(smoke_run):
+    _, results, exit_code = smoke_run
+    assert exit_code == 0
     figures = {p.name for p in (results / "figures").glob("*.png")}
     expected = {"01_regions.png", "01_normalisers.png", "01_toy_gan.png", "k_sweep_fd.png", "k_sweep_curves.png",
-                "all_runs_fd.png"} | {f"{d}_{kind}.png" for d in ("cifar10", "cifar100", "stl10", "lsun_bedroom",
-                                                                 "celeba") for kind in ("curves", "samples")}
+                "all_runs_fd_effnetlite0.png"} | {f"{d}_{kind}.png" for d in ("cifar10", "cifar100", "stl10",
+                                                                              "lsun_bedroom", "celeba")
+                                                  for kind in ("curves", "samples")}
     assert expected <= figures
     rows = load_rows(results)
     params = load_profile("smoke")
@@ -38,6 +78,143 @@ def test_run_all_smoke_profile_produces_every_figure_and_table(tmp_path, smoke_p
     assert set(rows.metric) == {"FD-EffNetLite0"} and (rows.profile == "smoke").all()
     assert rows.fd.notna().all() and (rows.n_fake == params["n_eval"]).all()
     tables = sorted((results / "tables").glob("*.md"))
-    assert len(tables) == 5 and all("smoke — not a result" in t.read_text() for t in tables)
+    per_dataset_tables = [t for t in tables if t.name != "paper_fig1.md"]
+    assert len(per_dataset_tables) == 5 and all("smoke — not a result" in t.read_text() for t in per_dataset_tables)
+    assert all("Published anchors for" in t.read_text() for t in per_dataset_tables)  # shown in smoke too
     executed = REPO_ROOT / "results" / "executed" / "smoke"
     assert {p.name for p in executed.glob("*.ipynb")} >= {p.name for p in NOTEBOOKS}
+
+
+# --- the same notebooks through a Jupyter server, as JupyterLab runs them
+
+
+class JupyterServer:
+    """A jupyter_server on localhost, started from this Python's environment, driven over REST and websockets."""
+
+    def __init__(self, root: Path, log: Path):
+        import requests
+
+        self.requests = requests
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.token = uuid.uuid4().hex
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", f"--ServerApp.port={self.port}",
+             "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={root}",
+             "--ServerApp.allow_root=True",  # containers and CI often run as root
+             f"--IdentityProvider.token={self.token}"], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if self.get("/api/status").ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            assert self.process.poll() is None, f"jupyter_server exited; see {log}"
+            time.sleep(0.5)
+        raise TimeoutError(f"jupyter_server did not answer within 120 s; see {log}")
+
+    def get(self, path: str):
+        return self.requests.get(self.url + path, headers={"Authorization": f"token {self.token}"}, timeout=30)
+
+    def call(self, method: str, path: str, **kwargs):
+        response = self.requests.request(method, self.url + path, headers={"Authorization": f"token {self.token}"},
+                                         timeout=60, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def execute(server: JupyterServer, kernel_id: str, code: str, timeout: float = 600) -> list[dict]:
+    """Run ``code`` in the kernel over the server's websocket; returns the iopub messages it caused."""
+    import websocket
+
+    ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels"
+                                     f"?token={server.token}", timeout=timeout)
+    try:
+        msg_id = uuid.uuid4().hex
+        ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": msg_id,
+                       "version": "5.3", "date": ""},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                        "allow_stdin": False, "stop_on_error": True}}))
+        outputs, replied, idle = [], False, False
+        deadline = time.monotonic() + timeout
+        while not (replied and idle):
+            assert time.monotonic() < deadline, f"no reply within {timeout} s to:\n{code}"
+            message = json.loads(ws.recv())
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = message["header"]["msg_type"]
+            if message["channel"] == "shell" and kind == "execute_reply":
+                replied = True
+            elif kind == "status":
+                idle = message["content"]["execution_state"] == "idle"
+            elif message["channel"] == "iopub":
+                outputs.append(message)
+        return outputs
+    finally:
+        ws.close()
+
+
+def problems(outputs: list[dict]) -> list[str]:
+    """Errors and anything written to stderr (warnings included)."""
+    found = []
+    for message in outputs:
+        kind, content = message["header"]["msg_type"], message["content"]
+        if kind == "error":
+            found.append(f"{content['ename']}: {content['evalue']}")
+        elif kind == "stream" and content["name"] == "stderr":
+            found.append(f"stderr: {content['text'][:500]}")
+    return found
+
+
+@pytest.mark.slow
+def test_every_notebook_runs_in_a_jupyter_server_with_the_granlib_kernel(smoke_run, tmp_path):
+    """Each notebook is opened through the contents API, gets a kernel "granlib" from the server, and has its
+    cells executed over the kernel's websocket (the smoke profile injected after the parameters cell, as
+    papermill does): no error output and nothing on stderr."""
+    pytest.importorskip("jupyter_server")
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if "granlib" not in KernelSpecManager().find_kernel_specs():
+        pytest.fail('the Jupyter kernel "granlib" is not registered; ./run_tests.sh (scripts/ensure_env.sh) does it')
+    profile, _, _ = smoke_run
+    server = JupyterServer(REPO_ROOT, tmp_path / "jupyter_server.log")
+    failures = {}
+    try:
+        for path in NOTEBOOKS:
+            name = f"notebooks/{path.name}"
+            notebook = server.call("GET", f"/api/contents/{name}?content=1&type=notebook")["content"]
+            opened = server.call("POST", "/api/sessions",
+                                  json={"path": name, "type": "notebook", "name": path.name,
+                                        "kernel": {"name": "granlib"}})
+            assert opened["kernel"]["name"] == "granlib"
+            found = []
+            try:
+                for cell in notebook["cells"]:
+                    if cell["cell_type"] != "code":
+                        continue
+                    found += problems(execute(server, opened["kernel"]["id"], cell["source"]))
+                    if "parameters" in cell["metadata"].get("tags", []):
+                        found += problems(execute(server, opened["kernel"]["id"], f"profile = {str(profile)!r}"))
+                    if found:
+                        break
+            finally:
+                server.call("DELETE", f"/api/sessions/{opened['id']}")
+            if found:
+                failures[path.name] = found
+    finally:
+        server.stop()
+    assert not failures, json.dumps(failures, indent=1, ensure_ascii=False)
