@@ -49,11 +49,19 @@ def load_profile(name_or_path: str, root: str | Path | None = None) -> dict:
     """The parameters of a profile by name (``params/<name>.yaml`` of the project, else of granlib's checkout) or
     by path."""
     path = Path(name_or_path)
+    folders = [Path(root or project_root()) / "params", REPO_ROOT / "params"]
     if not path.suffix:
-        path = Path(root or project_root()) / "params" / f"{name_or_path}.yaml"
-        if not path.is_file():
-            path = REPO_ROOT / "params" / f"{name_or_path}.yaml"
+        path = next((f / f"{name_or_path}.yaml" for f in folders if (f / f"{name_or_path}.yaml").is_file()),
+                    folders[0] / f"{name_or_path}.yaml")
+    if not path.is_file():
+        known = sorted({p.stem for f in folders if f.is_dir() for p in f.glob("*.yaml")})
+        raise UnknownProfileError(f"no profile {name_or_path!r} ({path} does not exist); profiles: {', '.join(known)}, "
+                                  f"or the path of a .yaml file")
     return yaml.safe_load(path.read_text())
+
+
+class UnknownProfileError(FileNotFoundError):
+    """A profile name or path that names no file; the message lists the profiles there are."""
 
 
 def resolve_params(profile: str, **overrides) -> dict:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from granlib.data import NATIVE_RESOLUTION
-from granlib.study.experiments import PROJECT_ENV, load_profile, project_root
+from granlib.study.experiments import PROJECT_ENV, UnknownProfileError, load_profile, project_root
 
 # Rough generator iterations per second of one reference run on one H100/H200, by architecture: the reference rates
 # measured before the fast path existed (CNN32 n_dis=1: 48.7 it/s; ResNet32 n_dis=5: 8.6 it/s), scaled by pixels.
@@ -76,7 +76,11 @@ def run_notebooks(args: argparse.Namespace, root: Path) -> int:
     """Execute the selected notebooks of project ``root`` with papermill; 0 when all ran."""
     import papermill  # a dev dependency, needed only to execute notebooks
 
-    params = load_profile(args.profile, root)
+    try:
+        params = load_profile(args.profile, root)
+    except UnknownProfileError as error:
+        print(error, file=sys.stderr)
+        return 2
     profile = params["profile"]
     selected = notebooks(args.only)
     if not selected:

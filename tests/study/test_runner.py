@@ -91,3 +91,9 @@ def test_the_kernels_get_the_project_and_the_environment_is_restored(tmp_path, m
 
 def test_gpu_time_in_minutes_or_hours():
     assert runner.gpu_time(0.3) == "18 GPU-minutes" and runner.gpu_time(684.1) == "684 GPU-hours"
+
+
+def test_an_unknown_profile_is_one_line_listing_the_profiles(capsys):
+    assert runner.main(["--profile", "nope"]) == 2
+    error = capsys.readouterr().err
+    assert "no profile 'nope'" in error and "smoke" in error and "quick" in error and "Traceback" not in error
