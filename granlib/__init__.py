@@ -1,7 +1,8 @@
 """granlib: a reproducible, fast replication of GraN-GAN (Bhaskara et al., WACV 2022).
 
-Start with :class:`granlib.gran.GraN`; train with :func:`granlib.training.loop.train`; evaluate with
-:mod:`granlib.evaluation.metrics`.
+Start with :class:`granlib.gran.GraN`; train with :func:`granlib.training.train`; evaluate with
+:mod:`granlib.evaluation.metrics`. The sub-packages: ``models`` (nets), ``training``, ``evaluation``, ``study`` (what
+the notebooks call) and ``bench`` (speed).
 """
 
 __version__ = "0.1.0"
