@@ -22,11 +22,12 @@ BOUND_TOLERANCE = 1e-3  # a point exceeds the bound K when ‖∇ₓD‖ > K·(1
 
 
 def point_kinds(real: Tensor, fake: Tensor, box: float, seed: int = 0) -> dict[str, Tensor]:
-    """Real points, generated points, x̂ = αx_real + (1−α)x_fake (α ~ U[0,1]) and uniform points on [−box, box]²."""
+    """Real points, generated points, x̂ = αx_real + (1−α)x_fake (α ~ U[0,1]) and uniform points on [−box, box]^d
+    (2-D points or images alike)."""
     gen = torch.Generator().manual_seed(seed)
     n = min(len(real), len(fake))
-    alpha = torch.rand(n, 1, generator=gen, dtype=real.dtype)
-    off = (2 * torch.rand(n, real.shape[1], generator=gen, dtype=real.dtype) - 1) * box
+    alpha = torch.rand(n, *[1] * (real.dim() - 1), generator=gen, dtype=real.dtype)  # one α per point, any shape
+    off = (2 * torch.rand(n, *real.shape[1:], generator=gen, dtype=real.dtype) - 1) * box
     return {"real": real[:n], "generated": fake[:n], "interpolated": alpha * real[:n] + (1 - alpha) * fake[:n],
             "off-data": off}
 
@@ -46,7 +47,7 @@ def finite_difference_slopes(disc: Discriminator, x: Tensor, step: float = 1e-6,
     """|D(x + h·u) − D(x)| / h per point, u a random unit direction: a crossing of a region boundary within h shows."""
     gen = torch.Generator().manual_seed(seed)
     u = torch.randn(x.shape, generator=gen, dtype=x.dtype)
-    u = u / u.norm(dim=1, keepdim=True)
+    u = u / u.flatten(1).norm(dim=1).view(-1, *[1] * (x.dim() - 1))  # a unit vector per point (2-D or images)
     with torch.enable_grad():  # GraN needs autograd to evaluate g
         return (disc(x + step * u) - disc(x)).detach().abs() / step
 
@@ -73,7 +74,7 @@ def gradient_report(disc: Discriminator, kinds: dict[str, Tensor], K: float,  # 
 def spectral_report(disc: Discriminator, kinds: dict[str, Tensor]) -> dict[str, float]:
     """Layer spectral norms σᵢ of f (SN's are ≈ 1), SN's bound K·∏σᵢ on ‖∇ₓD‖, and the largest measured ‖∇ₓD‖ over
     every kind of point as a share of that bound."""
-    sigmas = layer_spectral_norms(disc.net, (2,))
+    sigmas = layer_spectral_norms(disc.net, tuple(next(iter(kinds.values())).shape[1:]))  # convs: at the image size
     bound = disc.K * float(torch.tensor(sigmas, dtype=torch.float64).prod())
     measured = torch.cat([input_gradient_norms(disc, x) for x in kinds.values()])
     return {"sigma_product": bound / disc.K, "sigma_max": max(sigmas), "sigma_min": min(sigmas),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -131,8 +132,13 @@ def run_dir_for(config: TrainConfig, params: dict, dataset: str) -> Path:
 
 
 def run_and_evaluate(dataset: str, method: str, seed: int, params: dict, K: float | None = None,
-                     results_name: str | None = None) -> Path:
-    """Train (or finish) one run, evaluate its EMA generator once, append the row; returns the run directory."""
+                     results_name: str | None = None, rows_file: str | Path | None = None,
+                     measure: Callable[[Path], dict] | None = None) -> Path:
+    """Train (or finish) one run, evaluate its EMA generator once, append the row; returns the run directory.
+
+    The row goes to ``rows_file`` when given, else ``<results_dir>/rows/<results_name or dataset>.jsonl``;
+    ``measure(run_dir)`` adds further measurements of the trained run to it.
+    """
     normalizer, loss = parse_method(method)
     config = make_config(dataset, normalizer, loss, K, seed, params)
     run_dir = run_dir_for(config, params, dataset)
@@ -141,7 +147,9 @@ def run_and_evaluate(dataset: str, method: str, seed: int, params: dict, K: floa
     extractor = params.get("feature_extractor", "inception")
     n_fake = int(params["n_eval"])
     stored_run_dir = relative_run_dir(run_dir, params)
-    if not has_row(params["results_dir"], stored_run_dir, config.iterations, extractor, n_fake):
+    # an explicit rows file is its own record; otherwise any rows file of the results directory counts
+    look_in = Path(rows_file) if rows_file else params["results_dir"]
+    if not has_row(look_in, stored_run_dir, config.iterations, extractor, n_fake):
         resolved = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
         # against the training images, or a held-out split where the profile names one (eval_dataset_override)
         metrics = evaluate_run(run_dir, n_fake, n_real=int(params.get("n_real", n_fake)), feature_extractor=extractor,
@@ -157,5 +165,8 @@ def run_and_evaluate(dataset: str, method: str, seed: int, params: dict, K: floa
                "gpu": device_name(resolved.device), "date": datetime.now(timezone.utc).date().isoformat(),
                "git_commit": git_commit(), "profile": params["profile"], "run_dir": stored_run_dir,
                "reference_images": params.get("eval_dataset_override") or "training set", "source": SOURCE}
-        append_row(Path(params["results_dir"]) / "rows" / f"{results_name or dataset}.jsonl", row)
+        if measure is not None:
+            row.update(measure(run_dir))
+        append_row(Path(rows_file) if rows_file else
+                   Path(params["results_dir"]) / "rows" / f"{results_name or dataset}.jsonl", row)
     return run_dir

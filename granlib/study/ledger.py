@@ -285,8 +285,10 @@ def label(method: str, loss: str, K: float = STUDY_K) -> str:  # noqa: N803
 
 
 def comparison(rows: pd.DataFrame, claim: str, dataset: str, a: tuple, b: tuple, side: int, min_n: int,
-               metric: str = "energy_distance", experiment: str = "generation", two_sided_null: bool = False) -> dict:
-    """A ledger row for Δ = mean_a(metric) − mean_b(metric), a and b as (method, loss[, K])."""
+               metric: str = "energy_distance", experiment: str = "generation", two_sided_null: bool = False,
+               setting_label: str | None = None) -> dict:
+    """A ledger row for Δ = mean_a(metric) − mean_b(metric), a and b as (method, loss[, K]); ``setting_label``
+    names the data (default: the mixture's label)."""
     ra, rb = (column(cell_rows(rows, dataset, *group), metric) for group in (a, b))
     diff, lo, hi = welch_interval(ra, rb)
     na, nb = int(ra.notna().sum()), int(rb.notna().sum())
@@ -294,7 +296,7 @@ def comparison(rows: pd.DataFrame, claim: str, dataset: str, a: tuple, b: tuple,
     margin = PRACTICAL_NULL * abs(float(rb.mean())) if two_sided_null and nb else None
     verdict = "pending" if min(na, nb) < min_n else comparative_verdict(lo, hi, side, margin)
     sign = {1: "> 0", -1: "< 0", 0: "≠ 0"}[side]
-    return {"claim": claim, "setting": f"{DATASET_LABEL[dataset]}; {label(*a)} − {label(*b)}",
+    return {"claim": claim, "setting": f"{setting_label or DATASET_LABEL[dataset]}; {label(*a)} − {label(*b)}",
             "experiment": experiment,
             "measurement": f"Δ {metric} = {fmt(diff)} [{fmt(lo)}, {fmt(hi)}] (claimed {sign}; "
                            f"{fmt(mean_a)} vs {fmt(mean_b)})",
@@ -364,6 +366,12 @@ def evaluate_claims(rows: pd.DataFrame, min_n: int) -> pd.DataFrame:
                                  describe="share of real→generated segments where |Δg| > K·h·(1+1e-3) on some step h"))
         if d in ABLATION_DATASETS:
             out.append(comparison(rows, "C4", d, ("equivalent", "ns"), ("gran", "ns"), +1, min_n))
+    return evaluate_verdict_table(out)
+
+
+def evaluate_verdict_table(out: list[dict]) -> pd.DataFrame:
+    """The ledger table of the rows made by :func:`comparison` and :func:`threshold`, with each claim's statement
+    and source."""
     table = pd.DataFrame(out, columns=["claim", "setting", "experiment", "measurement", "n", "verdict", "estimate",
                                        "low", "high", "intervals", "reference"])
     table.insert(1, "statement", [CLAIMS[c][0] for c in table.claim])
@@ -378,27 +386,31 @@ def load_ledger_rows(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(read_rows(path))
 
 
-def render(table: pd.DataFrame, rows: pd.DataFrame, out_dir: str | Path, smoke: bool, min_n: int) -> list[Path]:
-    """ledger.md and ledger.html: the rule, then one line per claim setting with its computed verdict."""
+def render(table: pd.DataFrame, rows: pd.DataFrame, out_dir: str | Path, smoke: bool, min_n: int,
+           title: str = "Claims ledger — 2-D mixtures", summary: str | None = None, name: str = "ledger") -> list[Path]:
+    """<name>.md and <name>.html: the rule, then one line per claim setting with its computed verdict; ``summary``
+    says what the rows are (default: the 2-D study's runs)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shown = table.drop(columns=list(NUMERIC_COLUMNS))
     counts = pd.crosstab(shown.claim, pd.Categorical(shown.verdict, categories=VERDICTS), dropna=False)
     counts.columns.name = "verdicts"
-    steps = sorted(set(rows.steps)) if len(rows) else []
-    head = (f"# Claims ledger — 2-D mixtures\n\n{'**' + SMOKE_STAMP + '**' + chr(10) * 2 if smoke else ''}"
-            f"{len(rows)} runs ({', '.join(sorted(set(rows.dataset))) if len(rows) else 'none'}; steps {steps}; "
-            f"device cpu; rows from `{ROWS_FILE}`). Verdicts need ≥ {min_n} seeds per group.\n\n"
+    if summary is None:
+        steps = sorted(set(rows.steps)) if len(rows) else []
+        summary = (f"{len(rows)} runs ({', '.join(sorted(set(rows.dataset))) if len(rows) else 'none'}; steps "
+                   f"{steps}; device cpu; rows from `{ROWS_FILE}`)")
+    head = (f"# {title}\n\n{'**' + SMOKE_STAMP + '**' + chr(10) * 2 if smoke else ''}"
+            f"{summary}. Verdicts need ≥ {min_n} seeds per group.\n\n"
             f"**Rule (fixed before the runs).** {RULE}\n\n")
     escaped = shown.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)  # a | would split a cell
     md = head + "## Verdicts per claim\n\n" + counts.to_markdown() + "\n\n## Ledger\n\n" + escaped.to_markdown(
         index=False) + "\n"
-    (out_dir / "ledger.md").write_text(md)
-    html = (f"<h1>Claims ledger — 2-D mixtures</h1>{'<p><b>' + SMOKE_STAMP + '</b></p>' if smoke else ''}"
-            f"<p>{len(rows)} runs; verdicts need ≥ {min_n} seeds per group.</p><p><b>Rule.</b> {RULE}</p>"
+    (out_dir / f"{name}.md").write_text(md)
+    html = (f"<h1>{title}</h1>{'<p><b>' + SMOKE_STAMP + '</b></p>' if smoke else ''}"
+            f"<p>{summary}; verdicts need ≥ {min_n} seeds per group.</p><p><b>Rule.</b> {RULE}</p>"
             f"<h2>Verdicts per claim</h2>{counts.to_html()}<h2>Ledger</h2>{shown.to_html(index=False)}")
-    (out_dir / "ledger.html").write_text(html)
-    return [out_dir / "ledger.md", out_dir / "ledger.html"]
+    (out_dir / f"{name}.html").write_text(html)
+    return [out_dir / f"{name}.md", out_dir / f"{name}.html"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,14 +26,16 @@ ANCHOR_LABELS = {key: label for key, label in LABELS.items() if key != "syntheti
 
 
 def append_row(path: str | Path, row: dict) -> None:
-    """Append one row (all provenance keys required) to a JSON-lines file."""
+    """Append one row (all provenance keys required) to a JSON-lines file: the keys of :data:`ROW_KEYS` in their
+    order, then any further measurements of the run."""
     missing = [k for k in ROW_KEYS if k not in row]
     if missing:
         raise ValueError(f"result row lacks provenance keys {missing}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    extra = {k: v for k, v in row.items() if k not in ROW_KEYS}
     with path.open("a") as handle:
-        handle.write(json.dumps({k: row[k] for k in ROW_KEYS}) + "\n")
+        handle.write(json.dumps({**{k: row[k] for k in ROW_KEYS}, **extra}) + "\n")
 
 
 def load_rows(results_dir: str | Path) -> pd.DataFrame:
@@ -43,8 +45,16 @@ def load_rows(results_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(records, columns=list(ROW_KEYS))
 
 
-def has_row(results_dir: str | Path, run_dir: str, iterations: int, feature_extractor: str, n_fake: int) -> bool:
-    rows = load_rows(results_dir)
+def has_row(rows_from: str | Path, run_dir: str, iterations: int, feature_extractor: str, n_fake: int) -> bool:
+    """Whether a row of this run and evaluation exists in ``rows_from``: a results directory (every file under its
+    ``rows/``) or one ``.jsonl`` rows file."""
+    rows_from = Path(rows_from)
+    if rows_from.suffix == ".jsonl":
+        records = [json.loads(line) for line in rows_from.read_text().splitlines() if line.strip()] \
+            if rows_from.is_file() else []
+        rows = pd.DataFrame(records, columns=list(ROW_KEYS))
+    else:
+        rows = load_rows(rows_from)
     if rows.empty:
         return False
     match = ((rows.run_dir == run_dir) & (rows.iterations == iterations) & (rows.feature_extractor == feature_extractor)

@@ -8,8 +8,8 @@ May import the top-level modules (``granlib.gran``, ``normalizers``, ``losses``,
 
 from granlib.training.config import TrainConfig, preset, resolve_config
 from granlib.training.loop import train
-from granlib.training.run_dir import ConfigMismatchError, load_ema_generator, run_is_finished
+from granlib.training.run_dir import ConfigMismatchError, load_discriminator, load_ema_generator, run_is_finished
 from granlib.training.trainer import Trainer
 
 __all__ = ["TrainConfig", "preset", "resolve_config", "train", "Trainer", "ConfigMismatchError",
-           "load_ema_generator", "run_is_finished"]
+           "load_discriminator", "load_ema_generator", "run_is_finished"]

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from granlib.models import build_models
+from granlib.normalizers import Discriminator, build_discriminator
 from granlib.training.checkpoint import CheckpointError, atomic_save, atomic_write_text, load_checkpoint
 from granlib.training.config import TrainConfig, config_differences
 
@@ -190,20 +191,41 @@ def run_is_finished(run_dir: str | Path) -> bool:
     return latest_step(run_dir) >= config["iterations"]
 
 
-def load_ema_generator(run_dir: str | Path, device: torch.device | str = "cpu") -> nn.Module:
-    """The EMA generator of a run directory's latest checkpoint (what every evaluation samples), in eval mode."""
+def saved_config(run_dir: str | Path) -> TrainConfig:
+    """The resolved configuration a run directory was trained with (``config.json``)."""
     saved = json.loads((Path(run_dir) / "config.json").read_text())
     if saved.get("architecture") == "cnn" and "cnn_variant" not in saved:  # written before the CNN had variants:
         saved.update(cnn_variant="paper_table", init="pytorch")  # the only net and initialisation there were then
-    config = TrainConfig.from_dict(saved)
-    generator, _ = build_models(config.architecture, config.resolution, nz=config.nz, ngf=config.ngf, ndf=config.ndf,
-                                cnn_variant=config.cnn_variant, init=config.init,
-                                resnet_upsample=config.resnet_upsample)
+    return TrainConfig.from_dict(saved)
+
+
+def _latest_state(run_dir: str | Path, device: torch.device | str) -> dict:
     state = load_latest_checkpoint(run_dir, map_location=device)
     if state is None:
         raise FileNotFoundError(f"{run_dir} holds no checkpoint yet")
-    generator.load_state_dict(state["ema_G"])
+    return state
+
+
+def load_ema_generator(run_dir: str | Path, device: torch.device | str = "cpu") -> nn.Module:
+    """The EMA generator of a run directory's latest checkpoint (what every evaluation samples), in eval mode."""
+    config = saved_config(run_dir)
+    generator, _ = build_models(config.architecture, config.resolution, nz=config.nz, ngf=config.ngf, ndf=config.ndf,
+                                cnn_variant=config.cnn_variant, init=config.init,
+                                resnet_upsample=config.resnet_upsample)
+    generator.load_state_dict(_latest_state(run_dir, device)["ema_G"])
     return generator.to(device).eval().requires_grad_(False)
+
+
+def load_discriminator(run_dir: str | Path, device: torch.device | str = "cpu") -> Discriminator:
+    """The normalised discriminator of a run directory's latest checkpoint (its K, ε, λ or c as trained), in eval
+    mode (spectral norm then reuses its power-iteration vectors, as D did at its last step)."""
+    config = saved_config(run_dir)
+    _, d_net = build_models(config.architecture, config.resolution, nz=config.nz, ngf=config.ngf, ndf=config.ndf,
+                            cnn_variant=config.cnn_variant, init=config.init, resnet_upsample=config.resnet_upsample)
+    disc = build_discriminator(config.normalizer, d_net, K=config.K, eps=config.eps, gp_weight=config.gp_weight,
+                               clip=config.clip)
+    disc.load_state_dict(_latest_state(run_dir, device)["D"])
+    return disc.to(device).eval().requires_grad_(False)
 
 
 @contextmanager
