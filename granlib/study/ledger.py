@@ -260,6 +260,8 @@ CLAIMS = {
     "P6": ("K is tied to training dynamics in low-gradient plateaus (with Adam)", PAPER),
     "P7": ("R(n) = 1/(n+ε) trains similarly to but slightly worse than n/(n²+ε)", PAPER),
     "C1": ("Gradient normalisation did not beat a gradient penalty", SU_REVIEW),
+    "C2": ("It needs second-order gradients in both the D and G updates, so it is clearly slower and uses more "
+           "memory", SU_REVIEW),
     "C3": ("g is discontinuous across linear regions: it jumps along segments between samples", SU_REVIEW),
     "C4": ("The 'equivalent' discriminator K·⟨∇f/‖∇f‖, x⟩ performs very poorly", SU_REVIEW),
 }

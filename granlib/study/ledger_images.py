@@ -52,7 +52,7 @@ _CPU = dict(
 PROFILES = {
     # a miniature of every experiment on the embedded synthetic images: checks the code path, measures nothing
     "smoke": dict(dataset_override="synthetic", eval_dataset_override=None, dataset_variant="",
-                  feature_extractor="effnet_lite0", data_root=None, device="cpu", iterations=4, n_eval=16, n_real=16,
+                  feature_extractor="effnet_lite0", data_root=None, device="cpu", iterations=2, n_eval=16, n_real=16,
                   seeds=2, min_n=2, n_points=4, segments=2, segment_points=21,
                   model_overrides=dict(ngf=32, ndf=8, nz=16, batch_size_d=8, batch_size_g=8, fast=True),
                   runs_dir="runs/smoke/ledger_images", out_dir="results/smoke/ledger",
@@ -70,17 +70,18 @@ PROFILES = {
 }
 
 
-def study_params(profile: str, root: Path | None = None) -> dict:
+def study_params(profile: str, root: Path | None = None, results_dir: str | Path | None = None,
+                 runs_dir: str | Path | None = None) -> dict:
     """A profile's settings as :func:`granlib.study.experiments.run_and_evaluate` takes them (paths made absolute
-    in the project ``root``)."""
+    in the project ``root``); ``results_dir`` (where the rows go) and ``runs_dir`` replace the profile's."""
     root = Path(root or project_root())
     params = {**PROFILES[profile], "profile": f"ledger-{profile}", "project_root": str(root)}
     for key in ("dataset_override", "eval_dataset_override"):
         value = params.get(key)
         if value and value.startswith("imagefolder:") and not Path(value.split(":", 1)[1]).is_absolute():
             params[key] = f"imagefolder:{root / value.split(':', 1)[1]}"
-    params["runs_dir"] = str(root / params["runs_dir"])
-    params["results_dir"] = str(root / params["out_dir"])
+    params["runs_dir"] = str(root / (runs_dir or params["runs_dir"]))  # an absolute path stays as it is
+    params["results_dir"] = str(root / (results_dir or params["out_dir"]))
     return params
 
 
@@ -121,10 +122,12 @@ def measure_discriminator(run_dir: Path, settings: dict, seed: int) -> dict:
     return row
 
 
-def run_study(profile: str, shard: tuple[int, int] = (0, 1), root: Path | None = None, log=print) -> Path:
-    """Train, evaluate and measure every missing run of ``profile`` (this shard's share); returns the rows file."""
+def run_study(profile: str, shard: tuple[int, int] = (0, 1), root: Path | None = None, log=print,
+              **where: str | Path) -> Path:
+    """Train, evaluate and measure every missing run of ``profile`` (this shard's share); returns the rows file.
+    ``where``: ``results_dir``/``runs_dir`` overrides (:func:`study_params`)."""
     settings = PROFILES[profile]
-    params = study_params(profile, root)
+    params = study_params(profile, root, **where)
     rows_path = Path(params["results_dir"]) / ROWS_FILE
     index, count = shard
     todo = plan(settings["seeds"])
@@ -197,9 +200,9 @@ def fd_summary(rows: pd.DataFrame) -> pd.DataFrame:
     return summary.loc[order].reset_index(names="method")
 
 
-def load_rows(profile: str, root: Path | None = None) -> pd.DataFrame:
+def load_rows(profile: str, root: Path | None = None, **where: str | Path) -> pd.DataFrame:
     """The study's rows of ``profile`` (an empty frame before any run)."""
-    params = study_params(profile, root)
+    params = study_params(profile, root, **where)
     rows = pd.DataFrame(read_rows(Path(params["results_dir"]) / ROWS_FILE))
     return rows[rows.profile == params["profile"]].reset_index(drop=True) if len(rows) else rows
 

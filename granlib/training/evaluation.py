@@ -69,6 +69,18 @@ class PeriodicEvaluator:
                                       self.device)
 
 
+_EXTRACTORS: dict[tuple[str, str], nn.Module] = {}  # per process: evaluating many runs builds each network once
+
+
+def shared_extractor(name: str, device: torch.device) -> nn.Module:
+    """The feature extractor ``name`` on ``device``, built once per process (it is frozen, so runs may share it)."""
+    key = (name, str(device))
+    if key not in _EXTRACTORS:
+        with own_rng(device):
+            _EXTRACTORS[key] = build_feature_extractor(name).to(device)
+    return _EXTRACTORS[key]
+
+
 def evaluate_run(run_dir: str | Path, n_samples: int, n_real: int | None = None,
                  feature_extractor: str | None = None, device: str | torch.device | None = None,
                  reference_dataset: str | None = None) -> dict:
@@ -81,5 +93,6 @@ def evaluate_run(run_dir: str | Path, n_samples: int, n_real: int | None = None,
     if reference_dataset:
         config = config.replace(dataset=reference_dataset)
     dataset = load_dataset(config.dataset, config.data_root, config.resolution)
-    evaluator = PeriodicEvaluator(config, dataset, device, n_real=n_real or n_samples)
+    evaluator = PeriodicEvaluator(config, dataset, device, n_real=n_real or n_samples,
+                                  extractor=shared_extractor(config.eval_feature_extractor, device))
     return evaluator(load_ema_generator(run_dir, device), latest_step(run_dir), n_samples=n_samples)

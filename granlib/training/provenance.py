@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 from datetime import datetime, timezone
@@ -21,8 +22,13 @@ def device_name(device: torch.device | str) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
 
+@functools.cache
 def git_commit() -> str | None:
-    """The commit of the checkout granlib runs from, with '+dirty' when files differ from it; None outside git."""
+    """The commit of the checkout granlib runs from, with '+dirty' when files differ from it; None outside git.
+
+    Read once per process, at its first call (before the first run or row): a commit made while a long study runs
+    does not change the code that process had loaded, so it must not change what its rows say either.
+    """
     root = Path(__file__).resolve().parents[2]  # granlib/training/ -> the checkout
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)

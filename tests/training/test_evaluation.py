@@ -3,7 +3,9 @@ import json
 import pytest
 import torch
 
+import granlib.training.evaluation as evaluation
 from granlib.data import SyntheticImages
+from granlib.evaluation.features import build_feature_extractor
 from granlib.training.checkpoint import load_checkpoint
 from granlib.training.config import preset
 from granlib.training.evaluation import PeriodicEvaluator, evaluate_run
@@ -58,3 +60,15 @@ def test_a_finished_run_is_evaluated_from_its_directory(tmp_path, monkeypatch):
     train(preset("tiny", iterations=2), tmp_path / "run", quiet=True)
     metrics = evaluate_run(tmp_path / "run", n_samples=8, n_real=16, feature_extractor=PROXY)
     assert metrics["n_fake"] == 8 and metrics["metric"] == "FD-EffNetLite0"
+
+
+def test_evaluating_many_runs_builds_the_feature_extractor_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRANLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(evaluation, "_EXTRACTORS", {})
+    built = []
+    monkeypatch.setattr(evaluation, "build_feature_extractor",
+                        lambda name: built.append(name) or build_feature_extractor(name))
+    for seed in (0, 1):
+        train(preset("tiny", iterations=1, seed=seed), tmp_path / f"run{seed}", quiet=True)
+        evaluate_run(tmp_path / f"run{seed}", n_samples=8, n_real=16, feature_extractor=PROXY)
+    assert built == [PROXY]

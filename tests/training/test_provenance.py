@@ -19,12 +19,26 @@ def test_git_commit_names_this_checkout():
     assert commit.startswith(head)
 
 
-def test_git_commit_without_git(monkeypatch):
-    def no_git(*args, **kwargs):
-        raise FileNotFoundError("git")
+def no_git(*args, **kwargs):
+    raise FileNotFoundError("git")
 
+
+def test_git_commit_without_git(monkeypatch):
+    versions.git_commit.cache_clear()
     monkeypatch.setattr(versions.subprocess, "run", no_git)
-    assert versions.git_commit() is None
+    try:
+        assert versions.git_commit() is None
+    finally:
+        versions.git_commit.cache_clear()
+
+
+def test_git_commit_is_read_once_per_process(monkeypatch):
+    """What a process's rows say is the code it loaded: a later commit (here: git gone) changes nothing."""
+    versions.git_commit.cache_clear()
+    first = versions.git_commit()
+    monkeypatch.setattr(versions.subprocess, "run", no_git)
+    assert versions.git_commit() == first is not None
+    versions.git_commit.cache_clear()
 
 
 def test_provenance_names_versions_device_and_dataset(tmp_path):
