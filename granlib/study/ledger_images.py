@@ -5,8 +5,8 @@ Every method trains with the same protocol (GN-GAN's CNN settings: n_dis = 1, Ad
 the same widths, batch, iterations and seeds) and each normaliser's default K; only the normaliser and the loss
 differ. A run's row is a result row (full provenance, FD-EffNetLite0 of the EMA generator against held-out test
 images) plus measurements of its trained discriminator: ‖∇ₓD‖ and finite-difference slopes at real, generated,
-interpolated and off-data images (P1, P3), the layers' spectral norms against the measured slope (P2), and jumps
-of D along real→generated segments (C3).
+interpolated and off-data images (P1, P3), the layers' spectral norms against the measured slope (P2), and, for
+the discriminators built on ∇ₓf, jumps of D along real→generated segments (C3).
 
 Run ``python -m granlib.study.ledger_images --profile smoke|cpu|gpu [--shard i/n]``: trains what is missing
 (resumable: a finished run is evaluated, an unfinished one resumed, a row that exists skipped), in protocol order
@@ -40,6 +40,7 @@ from granlib.training.run_dir import load_discriminator, load_ema_generator, rea
 # Every (normaliser, loss) of the library, as the paper and its baselines pair them.
 METHODS = ("none/ns", "sn/ns", "wc/wasserstein", "gp/wasserstein", "gn/ns", "gran/ns", "gran/wasserstein",
            "gran_inverse/ns", "equivalent/ns")
+JUMP_NORMALIZERS = ("gn", "gran", "gran_inverse", "equivalent")  # D built on ∇ₓf: where C3's jumps can occur
 DATASET = "cifar10"  # what the image folder stands for (rows carry its variant label)
 ROWS_FILE = "ledger_images.jsonl"
 _CPU = dict(
@@ -117,8 +118,9 @@ def measure_discriminator(run_dir: Path, settings: dict, seed: int) -> dict:
     kinds = point_kinds(real, fake, box=1.0, seed=seed)  # off-data: uniform noise over the pixel cube [−1, 1]^d
     row.update(gradient_report(disc, kinds, disc.K))
     row.update(spectral_report(disc, kinds))
-    segments = settings["segments"]
-    row.update(segment_jumps(disc, real[:segments], fake[:segments], disc.K, points=settings["segment_points"]))
+    if config.normalizer in JUMP_NORMALIZERS:  # C3 is about g; the segments cost a minute of CPU per run
+        segments = settings["segments"]
+        row.update(segment_jumps(disc, real[:segments], fake[:segments], disc.K, points=settings["segment_points"]))
     return row
 
 
