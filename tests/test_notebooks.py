@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from granlib.study import runner
+from granlib.study import costs, ledger_images, runner
 from granlib.study.experiments import REPO_ROOT, load_profile
-from granlib.study.results import load_rows
+from granlib.study.ledger import read_rows
+from granlib.study.results import SMOKE_STAMP, load_rows
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 KERNEL = {"name": "granlib", "display_name": "Python (granlib)", "language": "python"}
@@ -83,6 +84,24 @@ def test_run_all_smoke_profile_produces_every_figure_and_table(smoke_run):
     assert all("Published anchors for" in t.read_text() for t in per_dataset_tables)  # shown in smoke too
     executed = REPO_ROOT / "results" / "executed" / "smoke"
     assert {p.name for p in executed.glob("*.ipynb")} >= {p.name for p in NOTEBOOKS}
+
+
+@pytest.mark.slow
+def test_the_ledger_notebook_runs_a_stamped_miniature_of_every_experiment(smoke_run):
+    """Notebook 40 under smoke: the 2-D study, the image study (every method, two seeds) and the cost measurement,
+    each rendered as a ledger stamped "smoke — not a result", beside the profile's other smoke output."""
+    _, results, exit_code = smoke_run
+    assert exit_code == 0
+    ledger_dir = results / "ledger"
+    for name in ("ledger.md", "ledger_images.md", "ledger_costs.md"):
+        assert SMOKE_STAMP in (ledger_dir / name).read_text(), name
+    image_rows = read_rows(ledger_dir / "ledger_images.jsonl")
+    assert len(image_rows) == len(ledger_images.METHODS) * 2 and {r["profile"] for r in image_rows} == {"ledger-smoke"}
+    cost_rows = read_rows(ledger_dir / "costs.jsonl")
+    assert {(r["method"], r["form"]) for r in cost_rows} == {
+        (m.split("/")[0], form) for m in ledger_images.METHODS for form in costs.FORMS}
+    assert {"ledger_images_fd.png", "ledger_costs.png", "ledger_costs_C2.png"} <= {
+        p.name for p in ledger_dir.glob("*.png")}
 
 
 # --- the same notebooks through a Jupyter server, as JupyterLab runs them

@@ -78,7 +78,7 @@ def test_claims_verdicts_follow_the_data():
 def test_plan_covers_every_claim_with_ten_seeds():
     cells = plan()
     keys = [(c.dataset, c.method, c.loss, c.K) for c in cells]
-    assert len(keys) == len(set(keys)) == 22 and PROFILES["cpu"]["seeds"] >= 10
+    assert len(keys) == len(set(keys)) == 26 and PROFILES["cpu"]["seeds"] >= 10
     assert {c.method for c in cells} >= {"gran", "gran_inverse", "sn", "gp", "gn", "equivalent"}
     assert {c.K for c in cells if c.method == "gran" and c.loss == "ns"} == {0.1, 1.0, 10.0}
     assert {c.dataset for c in cells} == {"8gaussians", "25gaussians"}
