@@ -214,13 +214,15 @@ def describe(rows: pd.DataFrame, profile: str) -> str:
     if not len(rows):
         return "no runs yet"
     first = rows.iloc[0]
-    widths = PROFILES[profile]["model_overrides"]
+    model = PROFILES[profile]["model_overrides"]
+    widths = (f"G/D base widths {model['ngf']}/{model['ndf']}, batch {model['batch_size_d']}" if "ngf" in model
+              else "published widths and batches")
+    reference = str(first.reference_images).replace(f"{project_root()}/", "")  # the project's own path is noise
     commits = ", ".join(sorted({str(c)[:12] for c in rows.git_commit}))
     return (f"{len(rows)} runs: {first.dataset}, {first.resolution}×{first.resolution}, standard CNN "
-            f"({first.cnn_variant}, init {first.init}; widths {widths or 'published'}), {int(first.iterations)} "
-            f"iterations, seeds {sorted(set(rows.seed))}; {first.feature_extractor} FD of {int(first.n_fake)} "
-            f"generated vs {int(first.n_real)} {first.reference_images} images; device {first.gpu}; "
-            f"commits {commits}")
+            f"({first.cnn_variant}, init {first.init}; {widths}), {int(first.iterations)} iterations, seeds "
+            f"{sorted(set(rows.seed))}; {first.metric} of {int(first.n_fake)} generated vs {int(first.n_real)} "
+            f"images of {reference}; device {first.gpu}; commits {commits}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,8 +26,8 @@ def device_name(device: torch.device | str) -> str:
 def git_commit() -> str | None:
     """The commit of the checkout granlib runs from, with '+dirty' when files differ from it; None outside git.
 
-    Read once per process, at its first call (before the first run or row): a commit made while a long study runs
-    does not change the code that process had loaded, so it must not change what its rows say either.
+    Read once per process, when this module is imported (with the rest of granlib's code): a commit made while a
+    long study runs does not change the code that process had loaded, so it must not change what its rows say.
     """
     root = Path(__file__).resolve().parents[2]  # granlib/training/ -> the checkout
     try:
@@ -48,3 +48,6 @@ def write_provenance(run_dir: str | Path, config: TrainConfig, device: torch.dev
               "device": device_name(device), "dataset": identity.label, "dataset_key": identity.key,
               "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     atomic_write_text(json.dumps(record, indent=2) + "\n", Path(run_dir) / "provenance.json")
+
+
+git_commit()  # pinned at import: the commit of the code this process loaded, not of the tree at its first row
