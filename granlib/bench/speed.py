@@ -23,7 +23,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from granlib.training.config import TrainConfig
-from granlib.training.devices import cudnn_autotuning
+from granlib.training.devices import cudnn_autotuning, synchronize
 from granlib.training.fast_path import MEASURES, FastPath
 from granlib.training.graphs import GraphedIteration
 from granlib.training.provenance import device_name, git_commit
@@ -77,11 +77,6 @@ class RandomImages:
             self.position = 0
         self.position += n
         return self.images[self.position - n: self.position]
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def peak_tflops(device: torch.device) -> float | None:

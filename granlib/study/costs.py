@@ -47,6 +47,7 @@ from granlib.study.ledger import (
 )
 from granlib.study.ledger_images import DATASET, METHODS, PROFILES, study_params
 from granlib.study.results import SOURCE
+from granlib.training.devices import synchronize
 from granlib.training.fast_path import FastPath
 from granlib.training.provenance import device_name, git_commit
 from granlib.training.trainer import Trainer
@@ -72,11 +73,6 @@ def random_inputs(trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor, torch.T
     c, device = trainer.config, trainer.device
     real = torch.rand(c.batch_size_d, 3, c.resolution, c.resolution, device=device) * 2 - 1
     return real, torch.randn(c.batch_size_d, c.nz, device=device), torch.randn(c.batch_size_g, c.nz, device=device)
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def timed_steps(trainer: Trainer, steps: int) -> tuple[float, float]:

@@ -29,3 +29,9 @@ def cudnn_autotuning(enabled: bool, device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.benchmark = saved
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA); a no-op on the CPU, whose work is done when a call returns."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
