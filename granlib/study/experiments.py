@@ -118,12 +118,14 @@ def make_config(dataset: str, normalizer: str, loss: str, K: float | None, seed:
     train_on = params.get("dataset_override") or dataset
     iterations = int(params["iterations"])
     base = "gngan_cnn" if architecture == "cnn" else "mimicry_resnet"
+    cadences = dict(log_every=max(1, iterations // 50), sample_every=max(1, iterations // 4),
+                    checkpoint_every=max(1, iterations // 4))  # a profile's model_overrides may set its own
     return preset(
         base, dataset=train_on, data_root=params.get("data_root"), resolution=resolution, architecture=architecture,
         dataset_variant=params.get("dataset_variant") or "", normalizer=normalizer, loss=loss, K=K, seed=seed,
-        iterations=iterations, device=params.get("device", "auto"), log_every=max(1, iterations // 50),
-        sample_every=max(1, iterations // 4), checkpoint_every=max(1, iterations // 4),
-        eval_feature_extractor=params.get("feature_extractor", "inception"), **params.get("model_overrides", {}))
+        iterations=iterations, device=params.get("device", "auto"),
+        eval_feature_extractor=params.get("feature_extractor", "inception"),
+        **{**cadences, **params.get("model_overrides", {})})
 
 
 def run_dir_for(config: TrainConfig, params: dict, dataset: str) -> Path:
