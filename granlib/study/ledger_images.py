@@ -63,14 +63,15 @@ PROFILES = {
                 segment_points=501, model_overrides=dict(ngf=64, ndf=16, batch_size_d=32, batch_size_g=32, fast=True),
                 runs_dir="runs/ledger_cifar10_cpu", out_dir="results/ledger", tables_dir="results/tables",
                 figures_dir="results/figures"),
-    # the pilot that chose the study's length: no normalisation, SNGAN and GraND-GAN, 2 seeds, 15 000 iterations,
-    # FD-EffNetLite0 of 1 000 EMA samples against 1 000 training images every 1 000 iterations (metrics.jsonl).
-    # Widths measured on the 2-core CPU, one thread per process, batch 32 (ms per iteration): G/D 64/8: GraN 91,
-    # none 69, WGAN-GP 108; 128/8: GraN 134, SN 105, none 98; 64/16: GraN 245, SN 129 (D width dominates).
-    "pilot": dict(**_CPU, methods=("none/ns", "sn/ns", "gran/ns"), iterations=15_000, n_eval=1000, n_real=2000,
+    # the pilot that chose the study's length: no normalisation, SNGAN and GraND-GAN, 2 seeds, 12 000 iterations,
+    # FD-EffNetLite0 of 250 EMA samples against 250 training images every 1 000 iterations (metrics.jsonl; the
+    # proxy extracts ~10 images/s on one core here, so a curve point costs ~25 s). Widths measured on the 2-core
+    # CPU, one thread per process, batch 32 (ms per iteration): G/D 64/8: GraN 91, none 69, WGAN-GP 108;
+    # 128/8: GraN 134, SN 105, none 98; 64/16: GraN 245, SN 129 (D's width dominates).
+    "pilot": dict(**_CPU, methods=("none/ns", "sn/ns", "gran/ns"), iterations=12_000, n_eval=1000, n_real=2000,
                   seeds=2, min_n=2, measure=False,
                   model_overrides=dict(ngf=64, ndf=8, batch_size_d=32, batch_size_g=32, fast=True, eval_every=1000,
-                                       eval_samples=1000, sample_every=1000, checkpoint_every=1000, log_every=250),
+                                       eval_samples=250, sample_every=1000, checkpoint_every=1000, log_every=250),
                   runs_dir="runs/ledger_cifar10_pilot", out_dir="results/ledger/pilot",
                   tables_dir="results/ledger/pilot", figures_dir="results/figures"),
     # the same study on one GPU: full widths, GN-GAN's batches, 10k iterations, 10k-image FD
