@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from granlib.jsonl import read_jsonl
 from granlib.study import costs, ledger_images, runner
 from granlib.study.experiments import REPO_ROOT, load_profile
-from granlib.study.ledger import read_rows
 from granlib.study.results import SMOKE_STAMP, load_rows
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -95,9 +95,9 @@ def test_the_ledger_notebook_runs_a_stamped_miniature_of_every_experiment(smoke_
     ledger_dir = results / "ledger"
     for name in ("ledger.md", "ledger_images.md", "ledger_costs.md"):
         assert SMOKE_STAMP in (ledger_dir / name).read_text(), name
-    image_rows = read_rows(ledger_dir / "ledger_images.jsonl")
+    image_rows = read_jsonl(ledger_dir / "ledger_images.jsonl")
     assert len(image_rows) == len(ledger_images.METHODS) * 2 and {r["profile"] for r in image_rows} == {"ledger-smoke"}
-    cost_rows = read_rows(ledger_dir / "costs.jsonl")
+    cost_rows = read_jsonl(ledger_dir / "costs.jsonl")
     assert {(r["method"], r["form"]) for r in cost_rows} == {
         (m.split("/")[0], form) for m in ledger_images.METHODS for form in costs.FORMS}
     assert {"ledger_images_fd.png", "ledger_costs.png", "ledger_costs_C2.png"} <= {
@@ -157,6 +157,7 @@ class JupyterServer:
 def execute(server: JupyterServer, kernel_id: str, code: str, timeout: float = 600) -> list[dict]:
     """Run ``code`` in the kernel over the server's websocket; returns the iopub messages it caused."""
     import websocket
+    from jupyter_server.services.kernels.connection.base import deserialize_binary_message
 
     ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels"
                                      f"?token={server.token}", timeout=timeout)
@@ -172,7 +173,8 @@ def execute(server: JupyterServer, kernel_id: str, code: str, timeout: float = 6
         deadline = time.monotonic() + timeout
         while not (replied and idle):
             assert time.monotonic() < deadline, f"no reply within {timeout} s to:\n{code}"
-            message = json.loads(ws.recv())
+            frame = ws.recv()  # a message with binary buffers (a widget's PNG) arrives as one binary frame
+            message = deserialize_binary_message(frame) if isinstance(frame, bytes) else json.loads(frame)
             if message.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             kind = message["header"]["msg_type"]

@@ -27,11 +27,12 @@ import torch  # noqa: E402
 
 from granlib.bench.quality import run_config  # noqa: E402
 from granlib.data import dataset_identity  # noqa: E402
+from granlib.jsonl import append_jsonl, read_jsonl  # noqa: E402
 from granlib.training.config import resolve_config  # noqa: E402
 from granlib.training.devices import resolve_device  # noqa: E402
 from granlib.training.loop import train  # noqa: E402
 from granlib.training.provenance import device_name, git_commit  # noqa: E402
-from granlib.training.run_dir import append_jsonl, latest_step, read_jsonl  # noqa: E402
+from granlib.training.run_dir import latest_step  # noqa: E402
 
 TARGET_MINUTES = 15.0  # the speed target: a 100k-iteration CNN32 run with periodic evaluation on one H100/H200
 

@@ -71,10 +71,11 @@ def gradient_report(disc: Discriminator, kinds: dict[str, Tensor], K: float,  # 
     return out
 
 
-def spectral_report(disc: Discriminator, kinds: dict[str, Tensor]) -> dict[str, float]:
-    """Layer spectral norms σᵢ of f (SN's are ≈ 1), SN's bound K·∏σᵢ on ‖∇ₓD‖, and the largest measured ‖∇ₓD‖ over
-    every kind of point as a share of that bound."""
-    sigmas = layer_spectral_norms(disc.net, tuple(next(iter(kinds.values())).shape[1:]))  # convs: at the image size
+def spectral_report(disc: Discriminator, kinds: dict[str, Tensor], seed: int = 0) -> dict[str, float]:
+    """Layer spectral norms σᵢ of f (SN's are ≈ 1; power iteration seeded by ``seed``), SN's bound K·∏σᵢ on ‖∇ₓD‖,
+    and the largest measured ‖∇ₓD‖ over every kind of point as a share of that bound."""
+    shape = tuple(next(iter(kinds.values())).shape[1:])  # convs: at the image size
+    sigmas = layer_spectral_norms(disc.net, shape, seed=seed)
     bound = disc.K * float(torch.tensor(sigmas, dtype=torch.float64).prod())
     measured = torch.cat([input_gradient_norms(disc, x) for x in kinds.values()])
     return {"sigma_product": bound / disc.K, "sigma_max": max(sigmas), "sigma_min": min(sigmas),

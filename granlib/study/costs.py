@@ -41,18 +41,28 @@ from granlib.study.ledger import (
     comparative_verdict,
     evaluate_verdict_table,
     fmt,
-    read_rows,
     threshold,
     welch_interval,
 )
-from granlib.study.ledger_images import DATASET, METHODS, PROFILES, study_params
-from granlib.study.results import SOURCE
+from granlib.study.ledger_images import DATASET, PROFILES, study_params
+from granlib.study.results import SOURCE, spec_name
+from granlib.study.row_store import RowSchema, RowStore
 from granlib.training.devices import synchronize
 from granlib.training.fast_path import FastPath
 from granlib.training.provenance import device_name, git_commit
 from granlib.training.trainer import Trainer
 
 FORMS = {"double_backprop": False, "held_constant": True}  # form → FastPath.cheap_generator_step
+# Every (normaliser, loss) of the library, as the paper and its baselines pair them: C2 is about each one's step.
+METHODS = ("none/ns", "sn/ns", "wc/wasserstein", "gp/wasserstein", "gn/ns", "gran/ns", "gran/wasserstein",
+           "gran_inverse/ns", "equivalent/ns")
+# One timing repeat of one (method, form) at one size on one device under one profile.
+COST_ROWS = RowSchema(key=("method", "loss", "form", "repeat", "resolution", "ngf", "ndf", "batch_size_d",
+                           "batch_size_g", "n_dis", "cnn_variant", "device", "profile"),
+                      required=("method", "loss", "form", "repeat", "device", "date", "git_commit", "profile",
+                                "source"),
+                      numeric=("d_step_seconds", "g_step_seconds", "iteration_seconds", "peak_mib_d_step",
+                               "peak_mib_g_step", "generator_gradient_gap"))
 ROWS_FILE = "costs.jsonl"
 COST_SETTINGS = {"smoke": dict(repeats=2, steps=1, gap_batches=2), "cpu": dict(repeats=5, steps=3, gap_batches=5),
                  "gpu": dict(repeats=5, steps=20, gap_batches=5)}
@@ -201,10 +211,11 @@ def cost_comparison(rows: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], 
         enough = min(len(ra), len(rb)) >= min_n
     verdict = comparative_verdict(low, high, +1) if enough else "pending"
     ratio = float(ra.mean() / rb.mean()) if len(ra) and len(rb) and rb.mean() else math.nan
-    return {"claim": "C2", "setting": f"{metric}: {a[0]} ({a[1]}) − {b[0]} ({b[1]})", "experiment": "costs",
+    named_a, named_b = f"{spec_name(a[0])} ({a[1]})", f"{spec_name(b[0])} ({b[1]})"
+    return {"claim": "C2", "setting": f"{metric}: {named_a} − {named_b}", "experiment": "costs",
             "measurement": f"Δ = {fmt(diff)} [{fmt(low)}, {fmt(high)}] (claimed > 0; ratio {ratio:.3g}×)",
             "n": f"{len(ra)} vs {len(rb)}", "verdict": verdict, "estimate": diff, "low": low, "high": high,
-            "intervals": [(f"{a[0]} ({a[1]}) − {b[0]} ({b[1]})", diff, low, high)], "reference": 0.0}
+            "intervals": [(f"{named_a} − {named_b}", diff, low, high)], "reference": 0.0}
 
 
 def evaluate_claims(rows: pd.DataFrame, min_n: int) -> pd.DataFrame:
@@ -221,7 +232,8 @@ def evaluate_claims(rows: pd.DataFrame, min_n: int) -> pd.DataFrame:
                                        "peak_mib_d_step", min_n))
         for method in ("gran/ns", "gn/ns", "equivalent/ns"):
             gaps = select(rows, method, "held_constant")
-            out.append(threshold(gaps, "C2", f"{method}: generator gradient, ‖∇f‖ held constant vs double backprop "
+            out.append(threshold(gaps, "C2", f"{spec_name(method)}: generator gradient, ‖∇f‖ held constant vs "
+                                 "double backprop "
                                  "(float64)", ["generator_gradient_gap"], GAP_TOLERANCE, "above", min_n,
                                  experiment="costs",
                                  describe="relative difference of the two forms' generator gradients"))
@@ -234,8 +246,8 @@ def rows_path(profile_name: str, root: Path | None = None) -> Path:
 
 
 def load_rows(path: str | Path) -> pd.DataFrame:
-    """The cost rows of a rows file (an empty frame before any measurement)."""
-    return pd.DataFrame(read_rows(path))
+    """The cost rows of a rows file, validated (an empty frame before any measurement)."""
+    return RowStore(path, COST_ROWS).frame()
 
 
 def write_rows(rows: list[dict], path: str | Path) -> Path:

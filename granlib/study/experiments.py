@@ -10,22 +10,20 @@ from where granlib is installed, and rows store ``run_dir`` relative to it.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yaml
-
 from granlib.data import NATIVE_RESOLUTION, dataset_identity
 from granlib.study.plots import apply_theme
+from granlib.study.profiles import read_profile
 from granlib.study.results import SOURCE, append_row, has_row
-from granlib.training.config import TrainConfig, preset
+from granlib.training.config import TrainConfig, preset, resolve_config
 from granlib.training.evaluation import evaluate_run
 from granlib.training.loop import train
 from granlib.training.provenance import device_name, git_commit
-from granlib.training.run_dir import run_is_finished
+from granlib.training.run_dir import hyperparameter_differences, run_is_finished, saved_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # granlib's own checkout (its params/ are the fallback profiles)
 PROJECT_ENV = "GRANLIB_PROJECT"
@@ -46,9 +44,9 @@ def project_root(start: str | Path | None = None) -> Path:
     return next((p for p in (here, *here.parents) if is_project(p)), REPO_ROOT)
 
 
-def load_profile(name_or_path: str, root: str | Path | None = None) -> dict:
-    """The parameters of a profile by name (``params/<name>.yaml`` of the project, else of granlib's checkout) or
-    by path."""
+def profile_path(name_or_path: str, root: str | Path | None = None) -> Path:
+    """The file of a profile given by name (``params/<name>.yaml`` of the project, else of granlib's checkout) or
+    by path; :class:`UnknownProfileError` when there is none."""
     path = Path(name_or_path)
     folders = [Path(root or project_root()) / "params", REPO_ROOT / "params"]
     if not path.suffix:
@@ -58,7 +56,13 @@ def load_profile(name_or_path: str, root: str | Path | None = None) -> dict:
         known = sorted({p.stem for f in folders if f.is_dir() for p in f.glob("*.yaml")})
         raise UnknownProfileError(f"no profile {name_or_path!r} ({path} does not exist); profiles: {', '.join(known)}, "
                                   f"or the path of a .yaml file")
-    return yaml.safe_load(path.read_text())
+    return path
+
+
+def load_profile(name_or_path: str, root: str | Path | None = None) -> dict:
+    """The parameters of a profile by name or path (:func:`profile_path`), checked against the profile schema
+    (:mod:`granlib.study.profiles`: a :class:`~granlib.study.profiles.ProfileError` names the file and the field)."""
+    return read_profile(profile_path(name_or_path, root))
 
 
 class UnknownProfileError(FileNotFoundError):
@@ -133,42 +137,78 @@ def run_dir_for(config: TrainConfig, params: dict, dataset: str) -> Path:
     return Path(params["runs_dir"]) / dataset / f"{config.normalizer}-{config.loss}-K{K}-s{config.seed}"
 
 
+class FinishedRunMismatchError(ValueError):
+    """A finished run directory holds a run with other training settings than the one requested."""
+
+
+def reference_images(params: dict) -> str:
+    """What a profile's FD is measured against, as rows store it: "training set", or the held-out dataset with a
+    path inside the project written relative to it (so rows travel between checkouts)."""
+    override = params.get("eval_dataset_override")
+    if not override:
+        return "training set"
+    kind, _, path = override.partition(":")
+    return f"{kind}:{relative_run_dir(path, params)}" if kind == "imagefolder" and path else override
+
+
+def run_key(config: TrainConfig, params: dict, dataset: str) -> dict:
+    """The run key (:data:`granlib.study.results.RUN_KEY`) of one run of a profile, known before it is trained or
+    evaluated (``config`` resolved)."""
+    identity = dataset_identity(config.dataset, config.dataset_variant, stands_for=dataset)
+    n_fake = int(params["n_eval"])
+    return {"dataset_key": identity.key, "dataset": identity.label, "resolution": config.resolution,
+            "architecture": config.architecture, "cnn_variant": config.cnn_variant, "init": config.init,
+            "ngf": config.ngf, "ndf": config.ndf, "method": config.normalizer, "loss": config.loss, "K": config.K,
+            "eps": config.eps, "iterations": config.iterations, "seed": config.seed,
+            "feature_extractor": params.get("feature_extractor", "inception"),
+            "n_real": int(params.get("n_real", n_fake)), "n_fake": n_fake,
+            "reference_images": reference_images(params), "profile": params["profile"]}
+
+
+def check_finished_run(run_dir: Path, config: TrainConfig) -> None:
+    """Refuse a finished run directory whose saved training settings differ from the requested resolved
+    ``config`` (a changed iteration count would otherwise be skipped and relabelled), naming each field."""
+    saved = saved_config(run_dir)
+    if config.in_memory is None:  # resolved from the data's size when training starts: whatever it became
+        config = config.replace(in_memory=saved.in_memory)
+    differences = hyperparameter_differences(saved.to_dict(), config)
+    if differences:
+        raise FinishedRunMismatchError(
+            f"{run_dir} holds a finished run with other training settings (saved -> requested):\n  "
+            + "\n  ".join(differences) + "\nUse another runs_dir, or remove that run directory to train it anew.")
+
+
 def run_and_evaluate(dataset: str, method: str, seed: int, params: dict, K: float | None = None,
                      results_name: str | None = None, rows_file: str | Path | None = None,
                      measure: Callable[[Path], dict] | None = None) -> Path:
     """Train (or finish) one run, evaluate its EMA generator once, append the row; returns the run directory.
 
     The row goes to ``rows_file`` when given, else ``<results_dir>/rows/<results_name or dataset>.jsonl``;
-    ``measure(run_dir)`` adds further measurements of the trained run to it.
+    ``measure(run_dir)`` adds further measurements of the trained run to it. A row of the same run key in that
+    file (or, without ``rows_file``, in any rows file of the results directory) means there is nothing to do.
     """
     normalizer, loss = parse_method(method)
     config = make_config(dataset, normalizer, loss, K, seed, params)
     run_dir = run_dir_for(config, params, dataset)
-    if not run_is_finished(run_dir):
+    resolved = resolve_config(config)
+    if run_is_finished(run_dir):
+        check_finished_run(run_dir, resolved)
+    else:
         train(config, run_dir, quiet=True)
-    extractor = params.get("feature_extractor", "inception")
-    n_fake = int(params["n_eval"])
-    stored_run_dir = relative_run_dir(run_dir, params)
+    key = run_key(resolved, params, dataset)
     # an explicit rows file is its own record; otherwise any rows file of the results directory counts
-    look_in = Path(rows_file) if rows_file else params["results_dir"]
-    if not has_row(look_in, stored_run_dir, config.iterations, extractor, n_fake):
-        resolved = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-        # against the training images, or a held-out split where the profile names one (eval_dataset_override)
-        metrics = evaluate_run(run_dir, n_fake, n_real=int(params.get("n_real", n_fake)), feature_extractor=extractor,
-                               reference_dataset=params.get("eval_dataset_override"))
-        identity = dataset_identity(config.dataset, config.dataset_variant, stands_for=dataset)
-        row = {"dataset_key": identity.key, "dataset": identity.label, "resolution": resolved.resolution,
-               "architecture": resolved.architecture, "cnn_variant": resolved.cnn_variant, "init": resolved.init,
-               "method": normalizer, "loss": loss, "K": resolved.K, "eps": resolved.eps,
-               "iterations": resolved.iterations, "seed": seed, "metric": metrics["metric"], "fd": metrics["fd"],
-               "is_mean": metrics["is_mean"], "is_std": metrics["is_std"], "kid_mean": metrics["kid_mean"],
-               "kid_std": metrics["kid_std"], "feature_extractor": extractor,
-               "weights_sha256": metrics["weights_sha256"], "n_real": metrics["n_real"], "n_fake": metrics["n_fake"],
-               "gpu": device_name(resolved.device), "date": datetime.now(timezone.utc).date().isoformat(),
-               "git_commit": git_commit(), "profile": params["profile"], "run_dir": stored_run_dir,
-               "reference_images": params.get("eval_dataset_override") or "training set", "source": SOURCE}
-        if measure is not None:
-            row.update(measure(run_dir))
-        append_row(Path(rows_file) if rows_file else
-                   Path(params["results_dir"]) / "rows" / f"{results_name or dataset}.jsonl", row)
+    target = Path(rows_file) if rows_file else Path(params["results_dir"]) / "rows" / f"{results_name or dataset}.jsonl"
+    if has_row(target if rows_file else params["results_dir"], key):
+        return run_dir
+    # against the training images, or a held-out split where the profile names one (eval_dataset_override)
+    metrics = evaluate_run(run_dir, key["n_fake"], n_real=key["n_real"], feature_extractor=key["feature_extractor"],
+                           reference_dataset=params.get("eval_dataset_override"))
+    row = {**key, "metric": metrics["metric"], "fd": metrics["fd"], "is_mean": metrics["is_mean"],
+           "is_std": metrics["is_std"], "kid_mean": metrics["kid_mean"], "kid_std": metrics["kid_std"],
+           "weights_sha256": metrics["weights_sha256"], "n_real": metrics["n_real"], "n_fake": metrics["n_fake"],
+           "gpu": device_name(resolved.device), "date": datetime.now(timezone.utc).date().isoformat(),
+           "git_commit": git_commit(), "run_dir": relative_run_dir(run_dir, params), "source": SOURCE}
+    if measure is not None:
+        row.update(measure(run_dir))
+    append_row(target, row)
     return run_dir

@@ -20,7 +20,6 @@ The smoke profile is a miniature of every experiment under ``results/smoke/ledge
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import dataclass
@@ -42,7 +41,8 @@ from granlib.study.claims import (
 )
 from granlib.study.experiments import project_root
 from granlib.study.mixtures import BOX, DATASET_LABEL, mixture_metrics, sample_mixture, train_mixture_gan
-from granlib.study.results import SMOKE_STAMP, SOURCE
+from granlib.study.results import SMOKE_STAMP, SOURCE, method_name
+from granlib.study.row_store import RowSchema, RowStore, study_lock
 from granlib.training.provenance import git_commit
 
 PAPER = "Bhaskara et al., WACV 2022 (arXiv 2111.03162)"
@@ -52,6 +52,10 @@ RULE = ("Comparative: Welch 95 % CI of the difference on the claimed side of 0 �
         "reference mean → contradicted. Bound: t-interval (95 %) over seeds of per-seed shares/ratios against the "
         "stated threshold ('below': every upper bound ≤ threshold → supported, some lower bound > threshold → "
         "contradicted; 'above': the mirror). Fewer than min_n seeds → pending.")
+FAMILY_RULE = ("Comparisons of one family (the image study's FD comparisons): Welch's t-test and the Mann–Whitney "
+               "rank test, each two-sided and Holm-adjusted over the family's m comparisons at α = 0.05; supported "
+               "(or contradicted, by the estimate's side) only when both reject, else inconclusive; Welch's 95 % CI "
+               "shown unadjusted. Fewer than min_n seeds → pending.")
 VERDICTS = ("supported", "contradicted", "inconclusive", "pending")
 LEVEL = 0.95
 PRACTICAL_NULL = 0.10  # two-sided claims: |Δ| within 10 % of the reference mean counts as "no effect"
@@ -118,23 +122,16 @@ def steps_for(settings: dict, dataset: str) -> int:
 
 
 # --- rows
-def run_key(row: dict) -> tuple:
-    return (row["dataset_key"], row["method"], row["loss"], float(row["K"]), int(row["steps"]), int(row["seed"]),
-            row["profile"])
+# One 2-D run: its cell (mixture, method, loss, K), length, seed, evaluation size and profile.
+LEDGER_ROWS = RowSchema(key=("dataset_key", "method", "loss", "K", "steps", "seed", "n_eval", "profile"),
+                        required=("experiment", "dataset", "dataset_key", "method", "loss", "K", "eps", "steps", "seed",
+                                  "n_eval", "device", "date", "git_commit", "profile", "source"),
+                        numeric=("K", "eps", "steps", "seed", "n_eval", "energy_distance", "high_quality"))
 
 
-def read_rows(path: str | Path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def append_jsonl(path: str | Path, row: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        handle.write(json.dumps(row) + "\n")
+def rows_store(path: str | Path) -> RowStore:
+    """The 2-D ledger's rows file."""
+    return RowStore(path, LEDGER_ROWS)
 
 
 def measure_run(cell: Cell, seed: int, profile: str, settings: dict) -> dict:
@@ -157,7 +154,7 @@ def measure_run(cell: Cell, seed: int, profile: str, settings: dict) -> dict:
     if torch.isfinite(generated).all():
         kinds = point_kinds(real, generated, BOX[cell.dataset], seed=seed)
         row.update(gradient_report(disc, kinds, gan.config.K))
-        row.update(spectral_report(disc, kinds))
+        row.update(spectral_report(disc, kinds, seed=seed))
         segments = settings["segments"]
         row.update(segment_jumps(disc, real[:segments], generated[:segments], gan.config.K,
                                  points=settings["segment_points"]))
@@ -175,17 +172,21 @@ def run_study(profile: str, rows_path: str | Path | None = None, log=print) -> P
     """Train and measure every missing (cell, seed) of ``profile``, one appended row each; returns the rows file."""
     settings = PROFILES[profile]
     rows_path = Path(rows_path) if rows_path else project_root() / settings["out_dir"] / ROWS_FILE
-    done = {run_key(r) for r in read_rows(rows_path)}
+    store = rows_store(rows_path)
     todo = [(cell, seed) for cell in plan() for seed in range(settings["seeds"])]
-    for i, (cell, seed) in enumerate(todo):
-        key = (cell.dataset, cell.method, cell.loss, cell.K, steps_for(settings, cell.dataset), seed, profile)
-        if key in done:
-            continue
-        row = measure_run(cell, seed, profile, settings)
-        append_jsonl(rows_path, row)
-        log(f"[{i + 1}/{len(todo)}] {cell.dataset} {cell.method}/{cell.loss} K={cell.K:g} seed={seed}: "
-            f"ED={row['energy_distance']:.4f} modes={row['modes_covered']}/{row['modes_total']} "
-            f"HQ={row['high_quality']:.2f} ({row['train_seconds']:.1f} s training)")
+    with study_lock(rows_path):  # a second process would train every run again
+        done = store.keys()
+        for i, (cell, seed) in enumerate(todo):
+            key = {"dataset_key": cell.dataset, "method": cell.method, "loss": cell.loss, "K": cell.K,
+                   "steps": steps_for(settings, cell.dataset), "seed": seed, "n_eval": settings["n_eval"],
+                   "profile": profile}
+            if LEDGER_ROWS.key_of(key) in done:
+                continue
+            row = measure_run(cell, seed, profile, settings)
+            store.append(row)
+            log(f"[{i + 1}/{len(todo)}] {cell.dataset} {cell.method}/{cell.loss} K={cell.K:g} seed={seed}: "
+                f"ED={row['energy_distance']:.4f} modes={row['modes_covered']}/{row['modes_total']} "
+                f"HQ={row['high_quality']:.2f} ({row['train_seconds']:.1f} s training)")
     return rows_path
 
 
@@ -216,6 +217,57 @@ def welch_interval(a, b, level: float = LEVEL) -> tuple[float, float, float]:
     dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = float(stats.t.ppf(0.5 + level / 2, dof) * se)
     return diff, diff - half, diff + half
+
+
+def welch_p_value(a, b) -> float:
+    """Two-sided p of Welch's t-test of equal means (NaN with fewer than two values a side)."""
+    a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    if a.var(ddof=1) + b.var(ddof=1) == 0:
+        return 1.0 if a.mean() == b.mean() else 0.0
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def rank_p_value(a, b) -> float:
+    """Two-sided p of the Mann–Whitney U test (exact for small groups): one diverged seed moves it by one rank,
+    where it can dominate a t-interval."""
+    a, b = pd.Series(a, dtype=float).dropna(), pd.Series(b, dtype=float).dropna()
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    return float(stats.mannwhitneyu(a, b, alternative="two-sided", method="auto").pvalue)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment: adjusted p-values that control the family-wise error over the m tests (NaN
+    entries are not tests and stay NaN)."""
+    tested = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    adjusted = [math.nan] * len(p_values)
+    running, m = 0.0, len(tested)
+    for rank, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def decide_family(rows: list[dict], groups: dict[str, tuple[pd.Series, pd.Series]], alpha: float = 1 - LEVEL
+                  ) -> list[dict]:
+    """Verdicts of a family of comparative rows (:func:`comparison`) under :data:`FAMILY_RULE`: each row's Welch
+    and rank p-values, Holm-adjusted over the family, decide together; ``groups`` maps a row's setting to its two
+    samples. Rows already pending stay pending; the measurement text gains the tests."""
+    decided = [r for r in rows if r["verdict"] != "pending"]
+    welch = holm([welch_p_value(*groups[r["setting"]]) for r in decided])
+    rank = holm([rank_p_value(*groups[r["setting"]]) for r in decided])
+    for row, p_welch, p_rank in zip(decided, welch, rank):
+        side = 1 if row["estimate"] > 0 else -1
+        if p_welch < alpha and p_rank < alpha:
+            row["verdict"] = "supported" if side == row["side"] else "contradicted"
+        else:
+            row["verdict"] = "inconclusive"
+        disagree = (p_welch < alpha) != (p_rank < alpha)
+        row["measurement"] += (f"; Holm-adjusted over {len(decided)}: Welch p = {fmt(p_welch)}, Mann–Whitney "
+                               f"p = {fmt(p_rank)}" + (" (the tests disagree: a diverged seed?)" if disagree else ""))
+    return rows
 
 
 def comparative_verdict(low: float, high: float, side: int, null_margin: float | None = None) -> str:
@@ -283,14 +335,15 @@ def column(rows: pd.DataFrame, name: str) -> pd.Series:
 
 
 def label(method: str, loss: str, K: float = STUDY_K) -> str:  # noqa: N803
-    return f"{method}/{loss} K={K:g}"
+    """A method as the paper names it, with its K: 'GraND-GAN (K=1)'."""
+    return f"{method_name(method, loss)} (K={K:g})"
 
 
 def comparison(rows: pd.DataFrame, claim: str, dataset: str, a: tuple, b: tuple, side: int, min_n: int,
                metric: str = "energy_distance", experiment: str = "generation", two_sided_null: bool = False,
                setting_label: str | None = None) -> dict:
-    """A ledger row for Δ = mean_a(metric) − mean_b(metric), a and b as (method, loss[, K]); ``setting_label``
-    names the data (default: the mixture's label)."""
+    """A ledger row for Δ = mean_a(metric) − mean_b(metric), a and b as (method, loss[, K]) (named as the paper
+    names them); ``setting_label`` names the data (default: the mixture's label)."""
     ra, rb = (column(cell_rows(rows, dataset, *group), metric) for group in (a, b))
     diff, lo, hi = welch_interval(ra, rb)
     na, nb = int(ra.notna().sum()), int(rb.notna().sum())
@@ -303,7 +356,7 @@ def comparison(rows: pd.DataFrame, claim: str, dataset: str, a: tuple, b: tuple,
             "measurement": f"Δ {metric} = {fmt(diff)} [{fmt(lo)}, {fmt(hi)}] (claimed {sign}; "
                            f"{fmt(mean_a)} vs {fmt(mean_b)})",
             "n": f"{na} vs {nb}", "verdict": verdict, "estimate": diff, "low": lo, "high": hi,
-            "intervals": [(f"{label(*a)} − {label(*b)}", diff, lo, hi)], "reference": 0.0}
+            "intervals": [(f"{label(*a)} − {label(*b)}", diff, lo, hi)], "reference": 0.0, "side": side}
 
 
 def threshold(rows: pd.DataFrame, claim: str, setting: str, columns: list[str], limit: float, claimed: str,
@@ -333,16 +386,16 @@ def evaluate_claims(rows: pd.DataFrame, min_n: int) -> pd.DataFrame:
         name = DATASET_LABEL[d]
         for loss in LOSSES_FOR[d]:
             gran = cell_rows(rows, d, "gran", loss)
-            out.append(threshold(gran, "P1", f"{name}; gran/{loss} K={STUDY_K:g}, trained D",
+            out.append(threshold(gran, "P1", f"{name}; {label('gran', loss)}, trained D",
                                  [f"fd_above_K[{k}]" for k in POINT_KINDS], 0.01, "below", min_n,
                                  describe="share of points with |Δg|/h > K(1+1e-3), h = 1e-6"))
         sn = cell_rows(rows, d, "sn", "ns")
-        out.append(threshold(sn, "P2", f"{name}; sn/ns K={STUDY_K:g}, trained D", ["grad_max_over_bound"], 0.9,
+        out.append(threshold(sn, "P2", f"{name}; {label('sn', 'ns')}, trained D", ["grad_max_over_bound"], 0.9,
                              "below", min_n, describe="largest ‖∇ₓD‖ over the four kinds of points / (K·∏σᵢ)"))
-        out.append(threshold(cell_rows(rows, d, "gran", "ns"), "P2", f"{name}; gran/ns K={STUDY_K:g}, trained f",
+        out.append(threshold(cell_rows(rows, d, "gran", "ns"), "P2", f"{name}; {label('gran', 'ns')}, trained f",
                              ["sigma_max_dev"], 0.1, "above", min_n, describe="max over layers of |σᵢ − 1|"))
         for loss in LOSSES_FOR[d]:
-            out.append(threshold(cell_rows(rows, d, "gp", loss), "P3", f"{name}; gp/{loss} K={STUDY_K:g}, trained D",
+            out.append(threshold(cell_rows(rows, d, "gp", loss), "P3", f"{name}; {label('gp', loss)}, trained D",
                                  [f"grad_above_K[{k}]" for k in POINT_KINDS], 0.01, "above", min_n,
                                  describe="share of points with ‖∇ₓD‖ > K·(1+1e-3)"))
         for loss in LOSSES_FOR[d]:
@@ -363,7 +416,7 @@ def evaluate_claims(rows: pd.DataFrame, min_n: int) -> pd.DataFrame:
             out.append(comparison(rows, "C1", d, ("gran", loss), ("gp", loss), +1, min_n))
         for loss in LOSSES_FOR[d]:
             out.append(threshold(cell_rows(rows, d, "gran", loss), "C3",
-                                 f"{name}; gran/{loss} K={STUDY_K:g}, trained D",
+                                 f"{name}; {label('gran', loss)}, trained D",
                                  ["jump_share"], 0.01, "above", min_n,
                                  describe="share of real→generated segments where |Δg| > K·h·(1+1e-3) on some step h"))
         if d in ABLATION_DATASETS:
@@ -385,11 +438,13 @@ NUMERIC_COLUMNS = ("estimate", "low", "high", "intervals", "reference")  # for f
 
 
 def load_ledger_rows(path: str | Path) -> pd.DataFrame:
-    return pd.DataFrame(read_rows(path))
+    """The 2-D ledger's rows, validated, one per run."""
+    return rows_store(path).frame()
 
 
 def render(table: pd.DataFrame, rows: pd.DataFrame, out_dir: str | Path, smoke: bool, min_n: int,
-           title: str = "Claims ledger — 2-D mixtures", summary: str | None = None, name: str = "ledger") -> list[Path]:
+           title: str = "Claims ledger — 2-D mixtures", summary: str | None = None, name: str = "ledger",
+           rule: str = RULE) -> list[Path]:
     """<name>.md and <name>.html: the rule, then one line per claim setting with its computed verdict; ``summary``
     says what the rows are (default: the 2-D study's runs)."""
     out_dir = Path(out_dir)
@@ -403,13 +458,13 @@ def render(table: pd.DataFrame, rows: pd.DataFrame, out_dir: str | Path, smoke: 
                    f"{steps}; device cpu; rows from `{ROWS_FILE}`)")
     head = (f"# {title}\n\n{'**' + SMOKE_STAMP + '**' + chr(10) * 2 if smoke else ''}"
             f"{summary}. Verdicts need ≥ {min_n} seeds per group.\n\n"
-            f"**Rule (fixed before the runs).** {RULE}\n\n")
+            f"**Rule (fixed before the runs).** {rule}\n\n")
     escaped = shown.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)  # a | would split a cell
     md = head + "## Verdicts per claim\n\n" + counts.to_markdown() + "\n\n## Ledger\n\n" + escaped.to_markdown(
         index=False) + "\n"
     (out_dir / f"{name}.md").write_text(md)
     html = (f"<h1>{title}</h1>{'<p><b>' + SMOKE_STAMP + '</b></p>' if smoke else ''}"
-            f"<p>{summary}; verdicts need ≥ {min_n} seeds per group.</p><p><b>Rule.</b> {RULE}</p>"
+            f"<p>{summary}; verdicts need ≥ {min_n} seeds per group.</p><p><b>Rule.</b> {rule}</p>"
             f"<h2>Verdicts per claim</h2>{counts.to_html()}<h2>Ledger</h2>{shown.to_html(index=False)}")
     (out_dir / f"{name}.html").write_text(html)
     return [out_dir / f"{name}.md", out_dir / f"{name}.html"]

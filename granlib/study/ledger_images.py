@@ -1,25 +1,40 @@
-"""The claims ledger at image scale: CIFAR-10 (the JPEG-q75 copy) with the standard CNN at a width and length a
-CPU allows, every method at one budget, the verdicts computed by the rule of :mod:`granlib.study.ledger`.
+"""The claims ledger at image scale: CIFAR-10 (the JPEG-q75 copy) with the standard CNN at a size a 2-core CPU trains
+far enough to learn, the paper's six methods at one budget, verdicts computed by a rule fixed before the runs.
 
-Every method trains with the same protocol (GN-GAN's CNN settings: n_dis = 1, Adam 2e-4 (0, 0.9), linear decay;
-the same widths, batch, iterations and seeds) and each normaliser's default K; only the normaliser and the loss
-differ. A run's row is a result row (full provenance, FD-EffNetLite0 of the EMA generator against held-out test
-images) plus measurements of its trained discriminator: ‖∇ₓD‖ and finite-difference slopes at real, generated,
-interpolated and off-data images (P1, P3), the layers' spectral norms against the measured slope (P2), and, for
-the discriminators built on ∇ₓf, jumps of D along real→generated segments (C3).
+**Protocol** (profile ``cpu``): GraND-GAN, GraNC-GAN, SNGAN, WGAN-GP, GN-GAN and no normalisation, each normaliser at
+its default K, 5 seeds; GN-GAN's CNN settings (n_dis = 1, Adam 2e-4 (0, 0.9), linear decay to 0) on the standard CNN
+of the published code (N(0, 0.02) init) at G/D base widths 64/8, batch 32 for D and G, and the length the pilot
+chose (``pilot`` profile: none, SNGAN, GraND-GAN at 2 seeds with FD every 1 000 iterations; :func:`pilot_curves`).
+EMA-G with the published decay 0.999 from the first iteration: after n iterations the initial weights keep a share
+0.999ⁿ of EMA-G (< 1 % once n ≥ 4 603; :func:`ema_initial_share`).
 
-Run ``python -m granlib.study.ledger_images --profile smoke|cpu|gpu [--shard i/n]``: trains what is missing
+**A row** per run: full provenance (:mod:`granlib.study.results`), FD-EffNetLite0 (a proxy, never FID), IS and KID of
+EMA-G against held-out test images; the same FD of the raw G; for seed 0 of each method a second FD of EMA-G from a
+disjoint noise stream (the estimate's own noise); the per-image pixel standard deviation of EMA-G's samples and of
+real images (flat samples show at once); and the trained D measured in float64: ‖∇ₓD‖ and finite-difference slopes
+at real, generated, interpolated and uniform-noise images (P1, P3), the layers' spectral norms against the measured
+slope (P2, power iteration seeded by the run's seed) and, for D built on ∇ₓf, jumps along real→generated segments
+(C3). Each run's last sample grid is kept under ``samples/`` beside the rows.
+
+**Verdicts**: the bound claims by :data:`granlib.study.ledger.RULE`; the FD comparisons (P4 ×4, C1 ×2; P7 where the
+profile trains the ablation) as one family by :data:`granlib.study.ledger.FAMILY_RULE` (Welch and Mann–Whitney,
+Holm-adjusted over the family).
+
+Run ``python -m granlib.study.ledger_images --profile smoke|pilot|cpu|gpu [--shard i/n]``: trains what is missing
 (resumable: a finished run is evaluated, an unfinished one resumed, a row that exists skipped), in protocol order
 (every method of seed 0, then seed 1, …, so a study cut short leaves whole seeds); ``--shard i/n`` takes every n-th
-run from the i-th, so n processes can share the plan. Then writes ``ledger_images.md``/``.html``.
+run from the i-th, so n processes share the plan; one process per shard (a second is refused, naming the first).
+``--plan`` prints the plan and its time estimate without training.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
@@ -34,15 +49,22 @@ from granlib.study.claims import (
     spectral_report,
 )
 from granlib.study.experiments import make_config, project_root, run_and_evaluate, run_dir_for
-from granlib.study.ledger import comparison, evaluate_verdict_table, read_rows, render, threshold
+from granlib.study.ledger import FAMILY_RULE, RULE, comparison, decide_family, evaluate_verdict_table, render, threshold
+from granlib.study.results import RESULT_ROWS, ROW_KEYS, spec_name
+from granlib.study.row_store import RowStore, parse_shard, study_lock
+from granlib.training.evaluation import evaluate_run
 from granlib.training.run_dir import load_discriminator, load_ema_generator, read_jsonl, saved_config
 
-# Every (normaliser, loss) of the library, as the paper and its baselines pair them.
-METHODS = ("none/ns", "sn/ns", "wc/wasserstein", "gp/wasserstein", "gn/ns", "gran/ns", "gran/wasserstein",
-           "gran_inverse/ns", "equivalent/ns")
+# The paper's comparison: GraN with both losses against each baseline it names, at each normaliser's default K.
+METHODS = ("gran/ns", "gran/wasserstein", "sn/ns", "gp/wasserstein", "gn/ns", "none/ns")
 JUMP_NORMALIZERS = ("gn", "gran", "gran_inverse", "equivalent")  # D built on ∇ₓf: where C3's jumps can occur
 DATASET = "cifar10"  # what the image folder stands for (rows carry its variant label)
 ROWS_FILE = "ledger_images.jsonl"
+PILOT_CURVES_FILE = "pilot_curves.jsonl"
+IMAGE_RULE = f"{RULE} {FAMILY_RULE}"
+EMA_DECAY = 0.999  # the published decay, kept: the study's length leaves EMA-G < 1 % of its initial weights
+NOISE_SAMPLE_SEED = 1  # the second, disjoint noise stream of the FD-noise evaluation
+PIXEL_STD_IMAGES = 256  # images per pixel-standard-deviation estimate (generated and real)
 _CPU = dict(
     dataset_override="imagefolder:data/cifar10-jpeg/train",  # tar xzf cifar10-jpeg.tar.gz -C data
     eval_dataset_override="imagefolder:data/cifar10-jpeg/test",  # FD against held-out images
@@ -50,36 +72,50 @@ _CPU = dict(
     feature_extractor="effnet_lite0",  # FD-EffNetLite0: a proxy, never FID
     data_root=None, device="cpu",
 )
+# The CPU widths, measured on the 2-core machine with one thread per process, batch 32, ms per iteration:
+# G/D 64/8: GraN 91, none 69, WGAN-GP 108; 128/8: GraN 134, SN 105, none 98; 64/16: GraN 245, SN 129 (D's width
+# dominates). At 64/8 a 12 000-iteration GraN run trains in ~18 min on one core. The proxy extracts ~10 images/s on
+# one core, so every 1 000 evaluated images cost ~2 min.
+_CPU_MODEL = dict(ngf=64, ndf=8, batch_size_d=32, batch_size_g=32, fast=True, ema_decay=EMA_DECAY,
+                  checkpoint_every=1000, log_every=250)
 PROFILES = {
     # a miniature of every experiment on the embedded synthetic images: checks the code path, measures nothing
     "smoke": dict(dataset_override="synthetic", eval_dataset_override=None, dataset_variant="",
                   feature_extractor="effnet_lite0", data_root=None, device="cpu", iterations=2, n_eval=16, n_real=16,
-                  seeds=2, min_n=2, n_points=4, segments=2, segment_points=21,
+                  seeds=2, min_n=2, n_points=4, segments=2, segment_points=21, noise_seeds=(0,), pixel_images=8,
                   model_overrides=dict(ngf=32, ndf=8, nz=16, batch_size_d=8, batch_size_g=8, fast=True),
                   runs_dir="runs/smoke/ledger_images", out_dir="results/smoke/ledger",
                   tables_dir="results/smoke/ledger", figures_dir="results/smoke/ledger"),
-    # the committed study: ~2.5 CPU-hours (reduced-width standard CNN, 600 iterations, batch 32; 1000-image FD)
-    "cpu": dict(**_CPU, iterations=600, n_eval=1000, n_real=2000, seeds=3, min_n=3, n_points=64, segments=16,
-                segment_points=501, model_overrides=dict(ngf=64, ndf=16, batch_size_d=32, batch_size_g=32, fast=True),
-                runs_dir="runs/ledger_cifar10_cpu", out_dir="results/ledger", tables_dir="results/tables",
-                figures_dir="results/figures"),
-    # the pilot that chose the study's length: no normalisation, SNGAN and GraND-GAN, 2 seeds, 12 000 iterations,
-    # FD-EffNetLite0 of 250 EMA samples against 250 training images every 1 000 iterations (metrics.jsonl; the
-    # proxy extracts ~10 images/s on one core here, so a curve point costs ~25 s). Widths measured on the 2-core
-    # CPU, one thread per process, batch 32 (ms per iteration): G/D 64/8: GraN 91, none 69, WGAN-GP 108;
-    # 128/8: GraN 134, SN 105, none 98; 64/16: GraN 245, SN 129 (D's width dominates).
+    # the pilot that chose the study's length: FD-EffNetLite0 of 250 EMA samples against 250 training images every
+    # 1 000 iterations (each run's metrics.jsonl, collected by pilot_curves); no D measurements
     "pilot": dict(**_CPU, methods=("none/ns", "sn/ns", "gran/ns"), iterations=12_000, n_eval=1000, n_real=2000,
                   seeds=2, min_n=2, measure=False,
-                  model_overrides=dict(ngf=64, ndf=8, batch_size_d=32, batch_size_g=32, fast=True, eval_every=1000,
-                                       eval_samples=250, sample_every=1000, checkpoint_every=1000, log_every=250),
+                  model_overrides=dict(**_CPU_MODEL, eval_every=1000, eval_samples=250, sample_every=1000),
                   runs_dir="runs/ledger_cifar10_pilot", out_dir="results/ledger/pilot",
                   tables_dir="results/ledger/pilot", figures_dir="results/figures"),
-    # the same study on one GPU: full widths, GN-GAN's batches, 10k iterations, 10k-image FD
-    "gpu": dict(**{**_CPU, "device": "cuda"}, iterations=10_000, n_eval=10_000, n_real=10_000, seeds=3, min_n=3,
-                n_points=256, segments=64, segment_points=1001, model_overrides={},
+    # the committed study: 6 methods × 5 seeds on the CPU; FD of 1 000 samples against 2 000 test images
+    "cpu": dict(**_CPU, iterations=12_000, n_eval=1000, n_real=2000, seeds=5, min_n=5, n_points=64, segments=16,
+                segment_points=501, noise_seeds=(0,), pixel_images=PIXEL_STD_IMAGES,
+                model_overrides=dict(**_CPU_MODEL, sample_every=3000),
+                runs_dir="runs/ledger_cifar10_cpu", out_dir="results/ledger", tables_dir="results/tables",
+                figures_dir="results/figures"),
+    # the same study on one GPU: full widths, GN-GAN's batches (D 64, G 128), 100k iterations, 10k-image FD
+    "gpu": dict(**{**_CPU, "device": "cuda"}, iterations=100_000, n_eval=10_000, n_real=10_000, seeds=5, min_n=5,
+                n_points=256, segments=64, segment_points=1001, noise_seeds=(0,), pixel_images=PIXEL_STD_IMAGES,
+                model_overrides=dict(ema_decay=EMA_DECAY, checkpoint_every=5000, log_every=500, sample_every=10_000),
                 runs_dir="runs/ledger_cifar10_gpu", out_dir="results/ledger_gpu", tables_dir="results/ledger_gpu",
                 figures_dir="results/ledger_gpu"),
 }
+# Measured seconds per iteration that --plan's estimate uses (see _CPU's comment; GPU: the CNN32 fast path's rate at
+# published widths on one H200, results/bench/2026-11-27_H200_run1_bench_32x32.json, 168.98 it/s).
+SECONDS_PER_ITERATION = {("cpu", "gran"): 0.091, ("cpu", "gn"): 0.091, ("cpu", "gp"): 0.108, ("cpu", "sn"): 0.080,
+                         ("cpu", "none"): 0.069, ("cuda", None): 1 / 168.98}
+SECONDS_PER_EVALUATED_IMAGE = {"cpu": 0.1, "cuda": 0.001}
+
+
+def ema_initial_share(iterations: int, decay: float = EMA_DECAY) -> float:
+    """The weight EMA-G still gives the initial G after ``iterations`` updates: decayⁿ."""
+    return decay**iterations
 
 
 def study_params(profile: str, root: Path | None = None, results_dir: str | Path | None = None,
@@ -97,9 +133,26 @@ def study_params(profile: str, root: Path | None = None, results_dir: str | Path
     return params
 
 
+def methods_of(profile: str) -> tuple[str, ...]:
+    return PROFILES[profile].get("methods", METHODS)
+
+
 def plan(seeds: int, methods: tuple[str, ...] = METHODS) -> list[tuple[str, int]]:
     """(method, seed) in protocol order: every method of seed 0 first, then seed 1, …"""
     return [(method, seed) for seed in range(seeds) for method in methods]
+
+
+def estimated_seconds(profile: str) -> float:
+    """Training and evaluation time of a whole profile from the measured rates (one process)."""
+    settings = PROFILES[profile]
+    device = settings["device"]
+    total = 0.0
+    for method, seed in plan(settings["seeds"], methods_of(profile)):
+        normalizer = method.split("/")[0]
+        rate = SECONDS_PER_ITERATION.get((device, normalizer), SECONDS_PER_ITERATION.get((device, None), 0.1))
+        evaluations = 2 + (seed in settings.get("noise_seeds", ()))  # EMA-G, raw G (and the noise repeat)
+        total += settings["iterations"] * rate + evaluations * settings["n_eval"] * SECONDS_PER_EVALUATED_IMAGE[device]
+    return total
 
 
 def train_seconds(run_dir: Path) -> float:
@@ -111,27 +164,73 @@ def train_seconds(run_dir: Path) -> float:
     return round(total, 1)
 
 
-def measure_discriminator(run_dir: Path, settings: dict, seed: int) -> dict:
+def pixel_std(images: torch.Tensor) -> float:
+    """Mean over images of each image's pixel standard deviation (images in [−1, 1]): 0 for flat tiles."""
+    return float(images.flatten(1).std(dim=1).mean())
+
+
+def grid_pixel_std(path: str | Path, resolution: int, padding: int = 2) -> float:
+    """:func:`pixel_std` of the images of a sample grid PNG as the training loop saves them (8 columns, ``padding``
+    pixels between tiles, values mapped from [−1, 1] to [0, 255])."""
+    grid = torch.from_numpy(plt.imread(str(path))[..., :3].copy()).permute(2, 0, 1) * 2 - 1  # [0, 1] → [−1, 1]
+    step = resolution + padding
+    tiles = [grid[:, top:top + resolution, left:left + resolution]
+             for top in range(padding, grid.shape[1] - resolution + 1, step)
+             for left in range(padding, grid.shape[2] - resolution + 1, step)]
+    return pixel_std(torch.stack(tiles))
+
+
+def real_images(config, n: int, seed: int, dataset: str | None = None) -> torch.Tensor:
+    """``n`` images of the run's training set (or ``dataset``) in [−1, 1], a choice seeded by ``seed``."""
+    images = load_dataset(dataset or config.dataset, config.data_root, config.resolution)
+    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    return to_float(torch.stack([images[i][0] for i in chosen]))
+
+
+def measure_discriminator(run_dir: Path, settings: dict, seed: int, real: torch.Tensor, fake: torch.Tensor) -> dict:
     """P1/P3 (‖∇ₓD‖ and finite-difference slopes at four kinds of images), P2 (layer spectral norms against the
     measured slope) and C3 (jumps along real→generated segments) on the run's trained D, in float64."""
     config = saved_config(run_dir)
     disc = frozen_float64(load_discriminator(run_dir))
-    generator = load_ema_generator(run_dir)
     n = settings["n_points"]
-    images = load_dataset(config.dataset, config.data_root, config.resolution)
-    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(20_000 + seed))[:n].tolist()
-    real = to_float(torch.stack([images[i][0] for i in chosen])).double()
-    with torch.no_grad():
-        fake = generator(torch.randn(n, config.nz, generator=torch.Generator().manual_seed(30_000 + seed))).double()
-    row = {"train_seconds": train_seconds(run_dir), "n_points": n}
+    real, fake = real[:n].double(), fake[:n].double()
     if not torch.isfinite(fake).all():
-        return row
+        return {}
     kinds = point_kinds(real, fake, box=1.0, seed=seed)  # off-data: uniform noise over the pixel cube [−1, 1]^d
-    row.update(gradient_report(disc, kinds, disc.K))
-    row.update(spectral_report(disc, kinds))
+    row = {"n_points": n, **gradient_report(disc, kinds, disc.K), **spectral_report(disc, kinds, seed=seed)}
     if config.normalizer in JUMP_NORMALIZERS:  # C3 is about g; the segments cost a minute of CPU per run
         segments = settings["segments"]
         row.update(segment_jumps(disc, real[:segments], fake[:segments], disc.K, points=settings["segment_points"]))
+    return row
+
+
+def measure_run(run_dir: Path, settings: dict, params: dict, seed: int, samples_dir: Path) -> dict:
+    """Everything a study row adds to the result row: training time, raw-G FD, FD noise, pixel spread, the trained
+    D's measurements; the run's last sample grid is copied to ``samples_dir``."""
+    config = saved_config(run_dir)
+    row: dict = {"train_seconds": train_seconds(run_dir), "ema_decay": config.ema_decay,
+                 "ema_initial_share": ema_initial_share(config.iterations, config.ema_decay)}
+    evaluate = dict(n_samples=int(params["n_eval"]), n_real=int(params["n_real"]),
+                    feature_extractor=params["feature_extractor"],
+                    reference_dataset=params.get("eval_dataset_override"))
+    raw = evaluate_run(run_dir, generator="G", **evaluate)
+    row.update(fd_raw=raw["fd"], is_raw=raw["is_mean"], kid_raw=raw["kid_mean"])
+    if seed in settings.get("noise_seeds", ()):
+        row["fd_repeat"] = evaluate_run(run_dir, sample_seed=NOISE_SAMPLE_SEED, **evaluate)["fd"]
+    n = settings["pixel_images"]
+    real = real_images(config, max(n, settings.get("n_points", 0)), seed=20_000 + seed,
+                       dataset=params.get("eval_dataset_override"))
+    generator = load_ema_generator(run_dir)
+    with torch.no_grad():
+        fake = generator(torch.randn(len(real), config.nz, generator=torch.Generator().manual_seed(30_000 + seed)))
+    row.update(pixel_std_generated=pixel_std(fake[:n]), pixel_std_real=pixel_std(real[:n]))
+    if settings.get("measure", True):
+        row.update(measure_discriminator(run_dir, settings, seed, real, fake))
+    grids = sorted((run_dir / "samples").glob("step_*.png"))
+    if grids:
+        samples_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(grids[-1], samples_dir / f"{run_dir.name}-{grids[-1].stem}.png")
+        row["sample_grid"] = f"samples/{run_dir.name}-{grids[-1].stem}.png"  # relative to the rows file
     return row
 
 
@@ -143,18 +242,25 @@ def run_study(profile: str, shard: tuple[int, int] = (0, 1), root: Path | None =
     params = study_params(profile, root, **where)
     rows_path = Path(params["results_dir"]) / ROWS_FILE
     index, count = shard
-    todo = plan(settings["seeds"], settings.get("methods", METHODS))
-    for i, (method, seed) in enumerate(todo):
-        if i % count != index:
-            continue
-        normalizer, _, loss = method.partition("/")
-        run_dir = run_dir_for(make_config(DATASET, normalizer, loss, None, seed, params), params, DATASET)
-        log(f"[{i + 1}/{len(todo)}] {method} seed={seed}: {run_dir}")
-        measure = settings.get("measure", True)
-        run_and_evaluate(DATASET, method, seed, params, rows_file=rows_path,
-                         measure=(lambda path, seed=seed: measure_discriminator(path, settings, seed)) if measure
-                         else (lambda path: {"train_seconds": train_seconds(path)}))
+    todo = plan(settings["seeds"], methods_of(profile))
+    with study_lock(rows_path, shard):
+        for i, (method, seed) in enumerate(todo):
+            if i % count != index:
+                continue
+            normalizer, _, loss = method.partition("/")
+            run_dir = run_dir_for(make_config(DATASET, normalizer, loss, None, seed, params), params, DATASET)
+            log(f"[{i + 1}/{len(todo)}] {spec_name(method)} seed={seed}: {run_dir}")
+            run_and_evaluate(DATASET, method, seed, params, rows_file=rows_path,
+                             measure=lambda path, seed=seed: measure_run(path, settings, params, seed,
+                                                                        rows_path.parent / "samples"))
     return rows_path
+
+
+def load_rows(profile: str, root: Path | None = None, **where: str | Path) -> pd.DataFrame:
+    """The study's rows of ``profile``, validated, one per run (an empty frame before any run)."""
+    params = study_params(profile, root, **where)
+    rows = RowStore(Path(params["results_dir"]) / ROWS_FILE, RESULT_ROWS).frame(ROW_KEYS)
+    return rows[rows.profile == params["profile"]].reset_index(drop=True)
 
 
 # --- the claims at image scale
@@ -164,78 +270,163 @@ def group(method: str) -> tuple[str, str, float]:
     return normalizer, loss, default_K(normalizer)
 
 
-def evaluate_claims(rows: pd.DataFrame, min_n: int) -> pd.DataFrame:
-    """Every image-scale ledger row, its verdict computed from ``rows`` (FD: lower is better) by the ledger's rule."""
+def evaluate_claims(rows: pd.DataFrame, min_n: int, methods: tuple[str, ...] = METHODS) -> pd.DataFrame:
+    """Every image-scale ledger row, its verdict computed from ``rows`` (FD: lower is better): bound claims by the
+    ledger's rule, the FD comparisons as one Holm-controlled family."""
     out: list[dict] = []
-    if len(rows):
-        rows = rows.rename(columns={"fd": "fd_effnet"})
-        setting = str(rows.dataset.iloc[0])
+    if not len(rows):
+        return evaluate_verdict_table(out)
+    rows = rows.rename(columns={"fd": "fd_effnet"})
+    setting = str(rows.dataset.iloc[0])
 
-        def by(method: str) -> pd.DataFrame:
-            normalizer, loss, K = group(method)  # noqa: N806
-            return rows[(rows.method == normalizer) & (rows.loss == loss) & ((rows.K - K).abs() <= 1e-12)]
+    def by(method: str) -> pd.DataFrame:
+        normalizer, loss, K = group(method)  # noqa: N806
+        return rows[(rows.method == normalizer) & (rows.loss == loss) & ((rows.K - K).abs() <= 1e-12)]
 
-        def compare(claim: str, a: str, b: str, side: int) -> None:
-            out.append(comparison(rows, claim, DATASET, group(a), group(b), side, min_n, metric="fd_effnet",
-                                  setting_label=setting))
+    def where(method: str) -> str:
+        return f"{setting}; {spec_name(method)} (K={group(method)[2]:g})"
 
-        for method in ("gran/ns", "gran/wasserstein"):
-            out.append(threshold(by(method), "P1", f"{setting}; {method}, trained D",
-                                 [f"fd_above_K[{k}]" for k in POINT_KINDS], 0.01, "below", min_n,
-                                 describe="share of images with |Δg|/h > K(1+1e-3), h = 1e-6"))
-        out.append(threshold(by("sn/ns"), "P2", f"{setting}; sn/ns, trained D", ["grad_max_over_bound"], 0.9,
-                             "below", min_n, describe="largest ‖∇ₓD‖ over the four kinds of images / (K·∏σᵢ)"))
-        out.append(threshold(by("gran/ns"), "P2", f"{setting}; gran/ns, trained f", ["sigma_max_dev"], 0.1, "above",
-                             min_n, describe="max over layers of |σᵢ − 1|"))
-        out.append(threshold(by("gp/wasserstein"), "P3", f"{setting}; gp/wasserstein, trained D",
-                             [f"grad_above_K[{k}]" for k in POINT_KINDS], 0.01, "above", min_n,
-                             describe="share of images with ‖∇ₓD‖ > K·(1+1e-3)"))
-        for base in ("sn/ns", "gn/ns", "none/ns"):
-            compare("P4", base, "gran/ns", +1)  # Δ FD = base − GraND > 0: GraND better
-        for base in ("gp/wasserstein", "wc/wasserstein"):
-            compare("P4", base, "gran/wasserstein", +1)
-        compare("P7", "gran_inverse/ns", "gran/ns", +1)
-        for method in ("gran/ns", "gran/wasserstein"):
-            compare("C1", method, "gp/wasserstein", +1)  # "did not beat": GraN's FD above WGAN-GP's
-        for method in ("gran/ns", "gran/wasserstein"):
-            out.append(threshold(by(method), "C3", f"{setting}; {method}, trained D", ["jump_share"], 0.01, "above",
-                                 min_n, describe="share of real→generated segments where |Δg| > K·h·(1+1e-3)"))
-        compare("C4", "equivalent/ns", "gran/ns", +1)
+    family: list[dict] = []
+    samples: dict[str, tuple[pd.Series, pd.Series]] = {}
+
+    def compare(claim: str, a: str, b: str) -> None:  # Δ FD = a − b > 0: b better
+        if a in methods and b in methods:
+            row = comparison(rows, claim, DATASET, group(a), group(b), +1, min_n, metric="fd_effnet",
+                             setting_label=setting)
+            samples[row["setting"]] = (by(a).fd_effnet, by(b).fd_effnet)
+            family.append(row)
+
+    for method in ("gran/ns", "gran/wasserstein"):
+        out.append(threshold(by(method), "P1", f"{where(method)}, trained D",
+                             [f"fd_above_K[{k}]" for k in POINT_KINDS], 0.01, "below", min_n,
+                             describe="share of images with |Δg|/h > K(1+1e-3), h = 1e-6"))
+    out.append(threshold(by("sn/ns"), "P2", f"{where('sn/ns')}, trained D", ["grad_max_over_bound"], 0.9, "below",
+                         min_n, describe="largest ‖∇ₓD‖ over the four kinds of images / (K·∏σᵢ)"))
+    out.append(threshold(by("gran/ns"), "P2", f"{where('gran/ns')}, trained f", ["sigma_max_dev"], 0.1, "above",
+                         min_n, describe="max over layers of |σᵢ − 1|"))
+    out.append(threshold(by("gp/wasserstein"), "P3", f"{where('gp/wasserstein')}, trained D",
+                         [f"grad_above_K[{k}]" for k in POINT_KINDS], 0.01, "above", min_n,
+                         describe="share of images with ‖∇ₓD‖ > K·(1+1e-3)"))
+    for base in ("sn/ns", "gn/ns", "none/ns"):
+        compare("P4", base, "gran/ns")  # GraND-GAN better than each baseline of the non-saturating loss
+    compare("P4", "gp/wasserstein", "gran/wasserstein")
+    compare("P7", "gran_inverse/ns", "gran/ns")
+    for method in ("gran/ns", "gran/wasserstein"):
+        compare("C1", method, "gp/wasserstein")  # "did not beat": GraN's FD above WGAN-GP's
+    for method in ("gran/ns", "gran/wasserstein"):
+        out.append(threshold(by(method), "C3", f"{where(method)}, trained D", ["jump_share"], 0.01, "above", min_n,
+                             describe="share of real→generated segments where |Δg| > K·h·(1+1e-3)"))
+    out += decide_family(family, samples)
     return evaluate_verdict_table(out)
 
 
-def fd_summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """FD-EffNetLite0 per method: mean, standard deviation, n, and training seconds per run."""
+def fd_summary(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> pd.DataFrame:
+    """FD-EffNetLite0 per method (named as the paper names it): EMA-G's and raw G's mean and std over seeds, n,
+    pixel spread of the samples against the real images', training seconds per run."""
+    columns = ["method", "fd_mean", "fd_std", "fd_raw_mean", "n", "pixel_std_ratio", "train_seconds_mean"]
     if not len(rows):
-        return pd.DataFrame(columns=["method", "fd_mean", "fd_std", "n", "train_seconds_mean"])
-    keyed = rows.assign(method_loss=rows.method + "/" + rows.loss)
-    summary = keyed.groupby("method_loss").agg(fd_mean=("fd", "mean"), fd_std=("fd", "std"), n=("fd", "count"),
-                                               train_seconds_mean=("train_seconds", "mean"))
-    order = [m for m in METHODS if m in summary.index]
-    return summary.loc[order].reset_index(names="method")
+        return pd.DataFrame(columns=columns)
+    keyed = rows.assign(spec=rows.method + "/" + rows.loss,
+                        pixel_std_ratio=rows.get("pixel_std_generated", pd.Series(dtype=float))
+                        / rows.get("pixel_std_real", pd.Series(dtype=float)))
+    keyed = keyed.reindex(columns=list(dict.fromkeys([*keyed.columns, "fd_raw", "train_seconds"])))
+    summary = keyed.groupby("spec").agg(fd_mean=("fd", "mean"), fd_std=("fd", "std"), fd_raw_mean=("fd_raw", "mean"),
+                                        n=("fd", "count"), pixel_std_ratio=("pixel_std_ratio", "mean"),
+                                        train_seconds_mean=("train_seconds", "mean"))
+    order = [m for m in methods if m in summary.index] + [m for m in summary.index if m not in methods]
+    summary = summary.loc[order].reset_index(names="spec")
+    summary.insert(0, "method", [spec_name(s) for s in summary.spec])
+    return summary.drop(columns="spec")
 
 
-def load_rows(profile: str, root: Path | None = None, **where: str | Path) -> pd.DataFrame:
-    """The study's rows of ``profile`` (an empty frame before any run)."""
-    params = study_params(profile, root, **where)
-    rows = pd.DataFrame(read_rows(Path(params["results_dir"]) / ROWS_FILE))
-    return rows[rows.profile == params["profile"]].reset_index(drop=True) if len(rows) else rows
+def fd_noise(rows: pd.DataFrame) -> dict[str, float]:
+    """The FD estimate's own noise against the seeds' spread: |FD − FD of a disjoint sample set| of one EMA-G
+    (median and max over the runs that measured it) and the std of FD over seeds (median and range over methods)."""
+    repeat = rows.get("fd_repeat", pd.Series(dtype=float))
+    noise = (rows.fd - repeat).abs().dropna()
+    spread = rows.groupby(["method", "loss"]).fd.std().dropna()
+    return {"noise_median": float(noise.median()) if len(noise) else float("nan"),
+            "noise_max": float(noise.max()) if len(noise) else float("nan"), "noise_n": int(len(noise)),
+            "spread_median": float(spread.median()) if len(spread) else float("nan"),
+            "spread_min": float(spread.min()) if len(spread) else float("nan"),
+            "spread_max": float(spread.max()) if len(spread) else float("nan")}
 
 
 def describe(rows: pd.DataFrame, profile: str) -> str:
-    """One sentence of what the rows are (scale, protocol, metric, device, commits)."""
+    """What the rows are (scale, protocol, metric, device, commits) and the FD's noise against the seeds' spread."""
     if not len(rows):
         return "no runs yet"
     first = rows.iloc[0]
     model = PROFILES[profile]["model_overrides"]
     widths = (f"G/D base widths {model['ngf']}/{model['ndf']}, batch {model['batch_size_d']}" if "ngf" in model
               else "published widths and batches")
-    reference = str(first.reference_images).replace(f"{project_root()}/", "")  # the project's own path is noise
     commits = ", ".join(sorted({str(c)[:12] for c in rows.git_commit}))
+    noise = fd_noise(rows)
     return (f"{len(rows)} runs: {first.dataset}, {first.resolution}×{first.resolution}, standard CNN "
-            f"({first.cnn_variant}, init {first.init}; {widths}), {int(first.iterations)} iterations, seeds "
+            f"({first.cnn_variant}, init {first.init}; {widths}), {int(first.iterations)} iterations, EMA decay "
+            f"{EMA_DECAY} (initial weights' share at the end {ema_initial_share(int(first.iterations)):.1e}), seeds "
             f"{sorted(set(rows.seed))}; {first.metric} of {int(first.n_fake)} generated vs {int(first.n_real)} "
-            f"images of {reference}; device {first.gpu}; commits {commits}")
+            f"images of {first.reference_images}; device {first.gpu}; commits {commits}. FD noise (two disjoint "
+            f"sample sets of one EMA generator, {noise['noise_n']} runs): median {noise['noise_median']:.2f}, max "
+            f"{noise['noise_max']:.2f}; seed spread (std of FD over seeds): median {noise['spread_median']:.2f} over "
+            f"methods (range {noise['spread_min']:.2f}–{noise['spread_max']:.2f})")
+
+
+def pilot_curves(root: Path | None = None, **where: str | Path) -> pd.DataFrame:
+    """The pilot's FD against iterations: every metrics line of its run directories, with the run's method and
+    seed (and provenance), as committed to ``pilot_curves.jsonl``."""
+    params = study_params("pilot", root, **where)
+    lines = []
+    for method, seed in plan(PROFILES["pilot"]["seeds"], methods_of("pilot")):
+        normalizer, _, loss = method.partition("/")
+        run_dir = run_dir_for(make_config(DATASET, normalizer, loss, None, seed, params), params, DATASET)
+        config = saved_config(run_dir) if (run_dir / "config.json").exists() else None
+        for record in read_jsonl(run_dir / "metrics.jsonl"):
+            lines.append({"method": normalizer, "loss": loss, "K": config.K, "seed": seed, "ngf": config.ngf,
+                          "ndf": config.ndf, "iterations": config.iterations, "batch_size": config.batch_size_d,
+                          "dataset": config.dataset_variant, "reference_images": "training set",
+                          **{k: record[k] for k in ("step", "fd", "metric", "kid_mean", "is_mean", "n_real",
+                                                    "n_fake", "eval_seconds")}})
+    return pd.DataFrame(lines)
+
+
+# The rule that turns the pilot's curves into the study's length, fixed before the pilot ended: the shortest length
+# the budget allows (≥ 10 000 iterations, ≤ 25 min per run on one core) at which every pilot method's mean FD over
+# seeds has come within LENGTH_TOLERANCE of the lowest mean FD on its curve.
+LENGTH_CANDIDATES = (10_000, 11_000, 12_000)
+LENGTH_TOLERANCE = 0.05
+
+
+def choose_length(curves: pd.DataFrame, candidates: tuple[int, ...] = LENGTH_CANDIDATES,
+                  tolerance: float = LENGTH_TOLERANCE) -> int:
+    """The study's length from the pilot's curves (rule above); the longest candidate when none qualifies."""
+    means = curves.groupby(["method", "loss", "step"]).fd.mean()
+    for length in candidates:
+        if all(means[method][loss].get(length, float("inf")) <= (1 + tolerance) * means[method][loss].min()
+               for method, loss in means.index.droplevel("step").unique()):
+            return length
+    return candidates[-1]
+
+
+def pilot_figure(curves: pd.DataFrame, chosen: int | None = None) -> plt.Figure:
+    """FD against iterations, one band (the seeds' range) and line (their mean) per pilot method."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for (method, loss), part in curves.groupby(["method", "loss"], sort=False):
+        by_step = part.groupby("step").fd
+        line = ax.plot(by_step.mean().index, by_step.mean(), marker="o", ms=3,
+                       label=f"{spec_name(f'{method}/{loss}')} (mean of {part.seed.nunique()} seeds)")[0]
+        ax.fill_between(by_step.min().index, by_step.min(), by_step.max(), color=line.get_color(), alpha=0.2)
+    if chosen is not None:
+        ax.axvline(chosen, color="k", ls="--", lw=1, label=f"the study's length: {chosen:,}".replace(",", " "))
+    first = curves.iloc[0]
+    ax.set_xlabel("generator iterations")
+    ax.set_ylabel(f"{first.metric} (lower is better)")
+    ax.set_title(f"Pilot on {first.dataset}: FD of {int(first.n_fake)} EMA samples vs {int(first.n_real)} training "
+                 f"images\n(G/D widths {int(first.ngf)}/{int(first.ndf)}, batch {int(first.batch_size)}; band: range "
+                 "over seeds)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,18 +435,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
     parser.add_argument("--shard", default="0/1", help="i/n: this process takes runs i, i+n, i+2n, … of the plan")
     parser.add_argument("--render-only", action="store_true", help="write the tables from the rows so far")
+    parser.add_argument("--plan", action="store_true", help="print the plan and its time estimate; train nothing")
     args = parser.parse_args(argv)
-    index, _, count = args.shard.partition("/")
-    if PROFILES[args.profile]["device"] == "cpu":
-        torch.set_num_threads(1)  # one process per core: two shards share the two cores without contention
-    if not args.render_only:
-        run_study(args.profile, (int(index), int(count or 1)), log=lambda line: print(line, flush=True))
+    try:
+        shard = parse_shard(args.shard)
+    except ValueError as error:
+        parser.error(str(error))
     settings = PROFILES[args.profile]
+    todo = plan(settings["seeds"], methods_of(args.profile))
+    hours = estimated_seconds(args.profile) / 3600
+    print(f"{args.profile}: {len(todo)} runs of {settings['iterations']} iterations; estimated {hours:.1f} h of "
+          f"{settings['device']} time for one process at measured rates (n processes: about 1/n each)", flush=True)
+    if args.plan:
+        for i, (method, seed) in enumerate(todo):
+            mine = "" if i % shard[1] == shard[0] else " (another shard)"
+            print(f"  [{i + 1}/{len(todo)}] {spec_name(method)}, seed {seed}{mine}")
+        return 0
+    if settings["device"] == "cpu":
+        torch.set_num_threads(1)  # one process per core: shards share the cores without contention
+    if not args.render_only:
+        run_study(args.profile, shard, log=lambda line: print(line, flush=True))
     rows = load_rows(args.profile)
-    table = evaluate_claims(rows, settings["min_n"])
+    table = evaluate_claims(rows, settings["min_n"], methods_of(args.profile))
     for path in render(table, rows, project_root() / settings["tables_dir"], args.profile == "smoke",
                        settings["min_n"], title="Claims ledger — images", summary=describe(rows, args.profile),
-                       name="ledger_images"):
+                       name="ledger_images", rule=IMAGE_RULE):
         print(f"wrote {path}")
     return 0
 

@@ -8,13 +8,22 @@ Anchor rows from publications are kept apart, labelled, and joined on the datase
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from granlib.data import LABELS
-from granlib.study.anchors import ANCHORS
+from granlib.study.anchors import (
+    ANCHOR_KEYS,
+    ANCHORS,
+    SOURCE_NAMES,
+    count,
+    like_for_like,
+    network,
+    protocol,
+    statistics,
+)
+from granlib.study.row_store import RowSchema, RowStore, read_rows, to_frame
 
 SOURCE = "granlib (measured)"
 SMOKE_STAMP = "smoke — not a result"
@@ -25,41 +34,41 @@ ROW_KEYS = ("dataset_key", "dataset", "resolution", "architecture", "cnn_variant
 ANCHOR_LABELS = {key: label for key, label in LABELS.items() if key != "synthetic"}  # datasets anchors can name
 
 
-def append_row(path: str | Path, row: dict) -> None:
-    """Append one row (all provenance keys required) to a JSON-lines file: the keys of :data:`ROW_KEYS` in their
-    order, then any further measurements of the run."""
+# The fields that name one measured run: two rows that agree in all of them are one run measured twice.
+RUN_KEY = ("dataset_key", "dataset", "resolution", "architecture", "cnn_variant", "init", "ngf", "ndf", "method",
+           "loss", "K", "eps", "iterations", "seed", "feature_extractor", "n_real", "n_fake", "reference_images",
+           "profile")
+RESULT_ROWS = RowSchema(key=RUN_KEY, required=ROW_KEYS,
+                        numeric=("resolution", "ngf", "ndf", "K", "eps", "iterations", "seed", "fd", "is_mean",
+                                 "is_std", "kid_mean", "kid_std", "n_real", "n_fake"))
+
+
+def append_row(path: str | Path, row: dict) -> bool:
+    """Append one row (all provenance keys required) to a rows file unless a row of its run exists there: the keys
+    of :data:`ROW_KEYS` in their order, then any further measurements of the run. True when written."""
     missing = [k for k in ROW_KEYS if k not in row]
     if missing:
         raise ValueError(f"result row lacks provenance keys {missing}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     extra = {k: v for k, v in row.items() if k not in ROW_KEYS}
-    with path.open("a") as handle:
-        handle.write(json.dumps({**{k: row[k] for k in ROW_KEYS}, **extra}) + "\n")
+    return RowStore(path, RESULT_ROWS).append({**{k: row[k] for k in ROW_KEYS}, **extra})
 
 
-def load_rows(results_dir: str | Path) -> pd.DataFrame:
-    """All rows of every ``*.jsonl`` under ``results_dir/rows``."""
-    files = sorted(Path(results_dir, "rows").glob("*.jsonl"))
-    records = [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
-    return pd.DataFrame(records, columns=list(ROW_KEYS))
-
-
-def has_row(rows_from: str | Path, run_dir: str, iterations: int, feature_extractor: str, n_fake: int) -> bool:
-    """Whether a row of this run and evaluation exists in ``rows_from``: a results directory (every file under its
-    ``rows/``) or one ``.jsonl`` rows file."""
+def rows_files(rows_from: str | Path) -> list[Path]:
+    """A rows file itself, or every ``*.jsonl`` under a results directory's ``rows/``."""
     rows_from = Path(rows_from)
-    if rows_from.suffix == ".jsonl":
-        records = [json.loads(line) for line in rows_from.read_text().splitlines() if line.strip()] \
-            if rows_from.is_file() else []
-        rows = pd.DataFrame(records, columns=list(ROW_KEYS))
-    else:
-        rows = load_rows(rows_from)
-    if rows.empty:
-        return False
-    match = ((rows.run_dir == run_dir) & (rows.iterations == iterations) & (rows.feature_extractor == feature_extractor)
-             & (rows.n_fake == n_fake))
-    return bool(match.any())
+    return [rows_from] if rows_from.suffix == ".jsonl" else sorted(Path(rows_from, "rows").glob("*.jsonl"))
+
+
+def load_rows(rows_from: str | Path) -> pd.DataFrame:
+    """The rows of a rows file or of every file under ``results_dir/rows``, validated, one per run
+    (:mod:`granlib.study.row_store`)."""
+    return to_frame(read_rows(rows_files(rows_from), RESULT_ROWS), ROW_KEYS)
+
+
+def has_row(rows_from: str | Path, key: dict) -> bool:
+    """Whether a row of the run ``key`` (a dict of at least :data:`RUN_KEY`) exists in a rows file or in any rows
+    file of a results directory."""
+    return RESULT_ROWS.key_of(key) in {RESULT_ROWS.key_of(r) for r in read_rows(rows_files(rows_from), RESULT_ROWS)}
 
 
 # How the paper (and the papers it compares with) name each (normaliser, loss) pair.
@@ -81,6 +90,12 @@ def method_name(normalizer: str, loss: str) -> str:
     return METHOD_NAMES.get((normalizer, loss), f"{normalizer} normaliser, {loss} loss")
 
 
+def spec_name(spec: str) -> str:
+    """A method written as "normaliser/loss" ('gran/ns') as the paper names it ('GraND-GAN')."""
+    normalizer, _, loss = spec.partition("/")
+    return method_name(normalizer, loss or "ns")
+
+
 def method_label(normalizer: str, loss: str, K: float | None = None) -> str:
     """The method's name with its K where K means something: always for the GraN family, for a baseline only when
     its output is scaled (K ≠ 1)."""
@@ -89,20 +104,28 @@ def method_label(normalizer: str, loss: str, K: float | None = None) -> str:
     return f"{name}, K={K:g}" if shown else name
 
 
-def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds per (dataset, metric, method, loss, K, protocol); one numeric row per group.
+# What makes two runs comparable: one table groups rows that agree in all of these (the run key less method, loss,
+# K and seed), so a wider network, another reference set or another profile never hides inside a mean.
+PROTOCOL = ("dataset_key", "dataset", "resolution", "architecture", "cnn_variant", "init", "ngf", "ndf", "eps",
+            "iterations", "metric", "feature_extractor", "n_real", "n_fake", "reference_images", "profile")
 
-    Two rows of one configuration and seed (the same run made by two notebooks) count once: the later row."""
+
+def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds per protocol (:data:`PROTOCOL`) and (method, loss, K); one numeric row per group,
+    with ``protocol`` numbering the protocols (0, 1, … in order of appearance). Rows come from :func:`load_rows`,
+    one per run."""
     if rows.empty:
         return pd.DataFrame()
-    keys = ["dataset_key", "dataset", "resolution", "architecture", "metric", "method", "loss", "K", "iterations",
-            "n_real", "n_fake"]
-    rows = rows.drop_duplicates(subset=[*keys, "seed"], keep="last")
-    table = rows.groupby(keys, dropna=False).agg(
+    rows = rows.reindex(columns=list(dict.fromkeys([*rows.columns, *PROTOCOL])))
+    keys = [*PROTOCOL, "method", "loss", "K"]
+    table = rows.groupby(keys, dropna=False, sort=False).agg(
         fd_mean=("fd", "mean"), fd_std=("fd", "std"), is_mean=("is_mean", "mean"), is_std=("is_mean", "std"),
         kid_mean=("kid_mean", "mean"), kid_std=("kid_mean", "std"), seeds=("seed", "nunique"),
-        gpu=("gpu", lambda g: ", ".join(sorted(set(map(str, g))))),
-        profile=("profile", lambda p: ", ".join(sorted(set(map(str, p)))))).reset_index()
+        gpu=("gpu", lambda g: ", ".join(sorted(set(map(str, g)))))).reset_index()
+    protocols = ["|".join(map(str, values)) for values in table[list(PROTOCOL)].itertuples(index=False)]
+    table["protocol"] = pd.factorize(pd.Series(protocols))[0]
+    table = table.sort_values(["dataset_key", "protocol", "method", "loss", "K"], na_position="first",
+                              kind="stable").reset_index(drop=True)
     table["name"] = [method_name(m, l) for m, l in zip(table.method, table.loss)]
     table["label"] = [method_label(m, l, k) for m, l, k in zip(table.method, table.loss, table.K)]
     return table
@@ -114,49 +137,90 @@ def _value(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f}" + ("" if pd.isna(std) else f" ± {std:.{digits}f}")
 
 
-def _anchor_fid(dataset_key: str, method: str, loss: str) -> float | None:
-    found = [a["fid"] for a in ANCHORS if (a["dataset_key"], a["method"], a["loss"]) == (dataset_key, method, loss)]
-    return found[0] if found else None
+def _anchor_fid(row: pd.Series, variant: bool = True) -> list[dict]:
+    """The published anchors like for like with one summary row: same dataset key, resolution, architecture, method
+    and loss, and the same CNN variant where both state one (unless ``variant`` is False)."""
+    cnn_variant = row.get("cnn_variant") if variant else None
+    return like_for_like(row.get("dataset_key"), row.get("resolution"), row.get("architecture"), row.method, row.loss,
+                         cnn_variant if isinstance(cnn_variant, str) else None)
 
 
 def compact_table(summary: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int], str]:
     """One dataset and metric as read in a paper: (display table, {column: position of the best value}, caption).
 
     Columns: method (as the paper names it), K, the metric (mean ± std over seeds), IS, KID, seeds, and the
-    published Inception FID of the same method and loss on the same dataset (a missing value is "—"). Columns that
-    are the same in every row move into the caption with the protocol (resolution, network, iterations, samples).
+    published Inception FID like for like (:func:`_anchor_fid`; "—" where none matches), one column per published
+    protocol, its heading naming the source, iterations, n generated vs n real and the reference statistics.
+    Columns that are the same in every row move into the caption with the protocol (resolution, network,
+    iterations, samples).
     """
     summary = summary.reset_index(drop=True)
     metric = summary.metric.iloc[0]
-    anchors = [_anchor_fid(k, m, l) for k, m, l in zip(summary.dataset_key, summary.method, summary.loss)]
+    matched = [_anchor_fid(row) for _, row in summary.iterrows()]
+    protocols = list(dict.fromkeys(protocol(a) for found in matched for a in found))  # one column per protocol
+    published = {f"published FID ({p})": [next((f"{a['fid']:g}" for a in found if protocol(a) == p), MISSING)
+                                          for found in matched] for p in protocols}
     table = pd.DataFrame({
         "method": summary.name, "K": [MISSING if pd.isna(k) else f"{k:g}" for k in summary.K],
         metric: [_value(m, s, 2) for m, s in zip(summary.fd_mean, summary.fd_std)],
         "IS": [_value(m, s, 2) for m, s in zip(summary.is_mean, summary.is_std)],
         "KID": [_value(m, s, 4) for m, s in zip(summary.kid_mean, summary.kid_std)],
         "seeds": summary.seeds.astype(str),
-        "published FID (same method)": [MISSING if a is None else f"{a:g}" for a in anchors]})
+        **(published or {"published FID (like for like)": [MISSING] * len(summary)})})
     best = {}
     for column, values, lowest in ((metric, summary.fd_mean, True), ("IS", summary.is_mean, False),
                                    ("KID", summary.kid_mean, True)):
         if values.nunique() > 1:  # a tie everywhere marks nothing
             best[column] = int(values.idxmin() if lowest else values.idxmax())
     first = summary.iloc[0]
-    network = {"cnn": "standard CNN", "resnet": "ResNet"}.get(first.architecture, first.architecture)
-    protocol = [f"{first.dataset}", f"{first.resolution}×{first.resolution}", network,
-                f"{first.iterations:,} iterations".replace(",", " "),
-                f"{first.n_fake:,} generated vs {first.n_real:,} real images".replace(",", " "),
-                f"device {first.gpu}", f"profile {first.profile}"]
+    resolution = count(first.resolution)
+    ours = [f"{first.dataset}", f"{resolution}×{resolution}", network(first.architecture, first.get("cnn_variant")),
+            f"{count(first.iterations)} iterations",
+            f"{count(first.n_fake)} generated vs {count(first.n_real)} real images",
+            f"device {first.gpu}", f"profile {first.profile}"]
     constant = [c for c in ("K", "IS", "KID", "seeds") if len(table) > 1 and table[c].nunique() == 1 and c not in best]
-    protocol += [f"{c}: {table[c].iloc[0]} for every row" for c in constant]
-    caption = "; ".join(protocol) + ". Mean ± std over seeds; the best value of a column is in bold."
+    ours += [f"{c}: {table[c].iloc[0]} for every row" for c in constant]
+    caption = "; ".join(ours) + ". Mean ± std over seeds; the best value of a column is in bold. " + _published_note(
+        matched)
     return table.drop(columns=constant), best, caption
 
 
+def _published_note(matched: list[list[dict]]) -> str:
+    """The caption's sentence on the published FID columns: each protocol with its full source."""
+    anchors = list({protocol(a): a for found in matched for a in found}.values())
+    if not anchors:
+        return ("Published FID: no source has a number of the same dataset, resolution, network, method and loss "
+                f"({MISSING}).")
+    sources = "; ".join(f"{protocol(a)} ({a['source']})" for a in anchors)
+    return (f"Published FID beside the row of the same dataset, resolution, network (CNN variant where stated), "
+            f"method and loss, {MISSING} where the source has none: {sources}.")
+
+
 def caveats(summary: pd.DataFrame) -> list[str]:
-    """The reasons a table is not comparable with published FIDs (proxy metric, a copy of the data)."""
+    """The reasons a table is not comparable with published FIDs: a proxy metric, a copy of the data, another
+    training length or sample size than the published number beside a row, and a published CNN number left out
+    because its CNN variant differs."""
     notes = [PROXY_CAVEAT.format(metric=m) for m in sorted(set(summary.metric)) if m != "FID"]
-    notes += [COPY_CAVEAT.format(dataset=d) for d in sorted(set(summary.dataset)) if d not in ANCHOR_LABELS]
+    notes += [COPY_CAVEAT.format(dataset=d) for d in sorted(set(summary.dataset)) if d not in ANCHOR_LABELS.values()]
+    unlike: dict[tuple, list[str]] = {}  # (published protocol, our protocol) -> methods
+    variants: dict[tuple, list[str]] = {}  # (source, their variant, ours) -> methods
+    for _, row in summary.iterrows():
+        for a in _anchor_fid(row):
+            stated = [(a[k], row.get(k)) for k in ("iterations", "n_fake", "n_real") if a[k] is not None]
+            if any(theirs != ours for theirs, ours in stated):
+                ours = (f"{count(row.iterations)} iterations, {count(row.n_fake)} generated vs "
+                        f"{count(row.n_real)} real images")
+                unlike.setdefault((protocol(a), ours), []).append(row["name"])
+        for a in _anchor_fid(row, variant=False):
+            if a not in _anchor_fid(row):
+                variants.setdefault((SOURCE_NAMES[a["source"]], a["cnn_variant"], row.get("cnn_variant")),
+                                    []).append(row["name"])
+    notes += [f"The published FID ({theirs}) beside {', '.join(dict.fromkeys(names))} comes from another protocol "
+              f"than these rows ({ours}): FID falls with training and with the number of samples, so the two are "
+              f"not comparable." for (theirs, ours), names in unlike.items()]
+    notes += [f"No published FID beside {', '.join(dict.fromkeys(names))}: the CNN number of {source} used the "
+              f"{theirs} discriminator, these rows the {ours} one (granlib.models.cnn)."
+              for (source, theirs, ours), names in variants.items()]
     return notes
 
 
@@ -177,11 +241,11 @@ def to_html(table: pd.DataFrame, best: dict[str, int], caption: str) -> str:
 
 
 def anchor_table(dataset_key: str | None = None) -> pd.DataFrame:
-    """Published anchors, those of one dataset key when given (methods as the paper names them)."""
-    anchors = pd.DataFrame(ANCHORS)
+    """Published anchors with every protocol field (:data:`granlib.study.anchors.ANCHOR_KEYS`), those of one dataset
+    key when given; ``name`` is the method as the paper names it."""
+    anchors = pd.DataFrame(ANCHORS, columns=list(ANCHOR_KEYS)).astype(object)  # None stays None, not NaN
     if dataset_key is not None:
         anchors = anchors[anchors.dataset_key == dataset_key]
-    anchors = anchors.reindex(columns=["dataset_key", "dataset", "method", "loss", "fid", "is", "kid", "source"])
     anchors.insert(2, "name", [method_name(m, l) for m, l in zip(anchors.method, anchors.loss)])
     return anchors
 
@@ -192,10 +256,19 @@ def unattributed_anchors() -> pd.DataFrame:
 
 
 def _anchor_display(anchors: pd.DataFrame) -> pd.DataFrame:
-    shown = anchors.drop(columns="method").rename(columns={"name": "method", "fid": "FID", "is": "IS", "kid": "KID"})
-    shown = shown[["method", "FID", "IS", "KID", "source"]].reset_index(drop=True)
-    for column, digits in (("FID", 2), ("IS", 2), ("KID", 4)):
-        shown[column] = [MISSING if pd.isna(v) else f"{v:.{digits}f}" for v in shown[column]]
+    """One line per anchor with its protocol fields ("not stated" where the source does not state one) and values
+    ("—" where not published)."""
+    shown = pd.DataFrame({
+        "method": anchors.name.tolist(),
+        "resolution": [count(r) if pd.isna(r) else f"{count(r)}×{count(r)}" for r in anchors.resolution],
+        "network": [network(a, v) for a, v in zip(anchors.architecture, anchors.cnn_variant)],
+        "iterations": [count(n) for n in anchors.iterations],
+        "n generated": [count(n) for n in anchors.n_fake],
+        "n real": [count(n) for n in anchors.n_real],
+        "reference": [statistics(s) for s in anchors.reference_split]})
+    for column, key, digits in (("FID", "fid", 2), ("IS", "is", 2), ("KID", "kid", 4)):
+        shown[column] = [MISSING if pd.isna(v) else f"{v:.{digits}f}" for v in anchors[key]]
+    shown["source"] = anchors.source.tolist()
     return shown
 
 
@@ -210,7 +283,7 @@ def render_dataset(summary: pd.DataFrame, smoke: bool = False) -> tuple[str, str
     stamp_md = f"**{SMOKE_STAMP}** (our rows only; the published anchors are real)\n\n" if smoke else ""
     stamp_html = f"<p><b>{SMOKE_STAMP}</b> (our rows only; the published anchors are real)</p>" if smoke else ""
     md, html = [f"# {dataset}\n\n{stamp_md}"], [f"<h1>{dataset}</h1>{stamp_html}"]
-    for metric, part in summary.groupby("metric", sort=True):
+    for (metric, _), part in summary.groupby(["metric", "protocol"], sort=True):  # one table per protocol
         table, best, caption = compact_table(part)
         md.append(f"## Measured by granlib ({metric})\n\n{to_markdown(table, best)}\n\n*{caption}*\n\n")
         html.append(f"<h2>Measured by granlib ({metric})</h2>{to_html(table, best, caption)}")
@@ -218,7 +291,8 @@ def render_dataset(summary: pd.DataFrame, smoke: bool = False) -> tuple[str, str
     md += [f"> {note}\n\n" for note in notes]
     html += [f"<p><i>{note}</i></p>" for note in notes]
     anchors = _anchor_display(anchor_table(key))
-    heading = f"Published anchors for {ANCHOR_LABELS.get(key, key)} (not ours; Inception FID on the original data)"
+    heading = (f"Published anchors for {ANCHOR_LABELS.get(key, key)} (not ours; Inception FID on the original data, "
+               f"each with its protocol)")
     md.append(f"## {heading}\n\n" + (anchors.to_markdown(index=False) if len(anchors) else "(none)") + "\n")
     html.append(f"<h2>{heading}</h2>" + (anchors.style.hide(axis="index").to_html() if len(anchors)
                                             else "<p>(none)</p>"))

@@ -2,7 +2,8 @@
 
 ``python -m granlib.study.slots --profile gpu_cifar10 --budget-minutes 9`` plans the profile's runs in protocol
 order (every method of seed 0, then seed 1, ...; then the K sweep), skips runs whose row is already in
-``results/rows``, measures each method's step rate on the spot with a short probe run, and starts a run only when
+``results/rows``, measures the step rate on the spot with a short probe run once per distinct step (the resolved
+config but the fields that do not change a step's cost: :func:`rate_key`), and starts a run only when
 its estimate (training at the measured rate, plus one evaluation, plus a safety margin) fits in what is left of
 the budget. The estimate is printed before each run; each finished run leaves its row (appended whole), its last
 sample grid and its training curves under ``results/``. Checkpoints stay in ``runs/`` (not needed afterwards).
@@ -28,9 +29,11 @@ from granlib.study.experiments import (
     resolve_params,
     run_and_evaluate,
     run_dir_for,
+    run_key,
 )
 from granlib.study.plots import run_label, sample_grids, training_curves
 from granlib.study.results import has_row
+from granlib.training.config import resolve_config
 from granlib.training.loop import train
 from granlib.training.run_dir import read_jsonl
 
@@ -61,11 +64,10 @@ def protocol_runs(params: dict) -> list[PlannedRun]:
 
 
 def is_committed(run: PlannedRun, params: dict) -> bool:
-    """True when the run's row (this length, extractor and sample count) is already in the results."""
+    """True when the run's row (its whole run key: protocol, length, evaluation) is already in the results."""
     normalizer, loss = parse_method(run.method)
     config = make_config(run.dataset, normalizer, loss, run.K, run.seed, params)
-    return has_row(params["results_dir"], row_run_dir(config, params, run.dataset), config.iterations,
-                   params.get("feature_extractor", "inception"), int(params["n_eval"]))
+    return has_row(params["results_dir"], run_key(resolve_config(config), params, run.dataset))
 
 
 def row_run_dir(config, params: dict, dataset: str) -> str:
@@ -85,6 +87,22 @@ def measure_seconds_per_iteration(run: PlannedRun, params: dict, iterations: int
         return float(read_jsonl(Path(folder) / "probe" / "stats.jsonl")[-1]["sec_per_it"])
 
 
+# Config fields that do not change what one training step costs. Every other field of the resolved config keys the
+# measured rate (dataset and resolution, architecture, widths, batch sizes, n_dis, normaliser, loss, fast path,
+# device...), so a field added to TrainConfig keys it too until it is listed here.
+RATE_FREE_FIELDS = frozenset({
+    "seed", "iterations", "K", "eps", "gp_weight", "clip", "lr_d", "lr_g", "betas_d", "betas_g", "lr_decay",
+    "ema_decay", "ema_start", "log_every", "sample_every", "checkpoint_every", "eval_every", "eval_samples",
+    "eval_feature_extractor", "dataset_variant", "data_root"})
+
+
+def rate_key(run: PlannedRun, params: dict) -> tuple:
+    """What sets the cost of one training step of ``run``: its resolved config but :data:`RATE_FREE_FIELDS`."""
+    normalizer, loss = parse_method(run.method)
+    config = resolve_config(make_config(run.dataset, normalizer, loss, run.K, run.seed, params))
+    return tuple((name, value) for name, value in config.to_dict().items() if name not in RATE_FREE_FIELDS)
+
+
 @dataclass
 class SlotReport:
     finished: list[PlannedRun]
@@ -97,9 +115,10 @@ def fill_slot(params: dict, budget_seconds: float, eval_seconds: float,
               run: Callable[[PlannedRun], None] | None = None, clock: Callable[[], float] = time.monotonic,
               log: Callable[[str], None] = print) -> SlotReport:
     """Run the profile's runs in order while each one's estimate fits in the budget left; stop at the first that
-    does not (later runs are not started out of order). ``seconds_per_iteration`` is measured once per method."""
+    does not (later runs are not started out of order). ``seconds_per_iteration`` is measured once per
+    :func:`rate_key`."""
     started = clock()
-    rates: dict[tuple[str, float | None], float] = {}
+    rates: dict[tuple, float] = {}
     measure = seconds_per_iteration or (lambda planned: measure_seconds_per_iteration(planned, params))
     execute = run or (lambda planned: run_and_record(planned, params))
     report = SlotReport([], [], [])
@@ -108,7 +127,7 @@ def fill_slot(params: dict, budget_seconds: float, eval_seconds: float,
         if is_committed(planned, params):
             report.already_committed.append(planned)
             continue
-        key = (planned.method, planned.K)
+        key = rate_key(planned, params)
         if key not in rates:
             rates[key] = measure(planned)
         estimate = SAFETY * (int(params["iterations"]) * rates[key] + eval_seconds)

@@ -22,7 +22,7 @@ from granlib.evaluation.reference import ReferenceStatistics, reference_statisti
 from granlib.evaluation.statistics import extract, generated_batches, latent_dim
 from granlib.training.config import TrainConfig
 from granlib.training.devices import resolve_device
-from granlib.training.run_dir import latest_step, load_ema_generator
+from granlib.training.run_dir import latest_step, load_generator
 from granlib.training.seeds import evaluation_noise
 
 
@@ -63,10 +63,13 @@ class PeriodicEvaluator:
                                                    device=self.device)
         return self._reference
 
-    def __call__(self, ema_G: nn.Module, step: int, n_samples: int | None = None) -> dict:  # noqa: N803
+    def __call__(self, ema_G: nn.Module, step: int, n_samples: int | None = None,  # noqa: N803
+                 sample_seed: int = 0) -> dict:
+        """Metrics of ``n_samples`` images drawn from the noise stream ``sample_seed`` (another seed: a disjoint
+        sample set of the same generator)."""
         with own_rng(self.device):
             return evaluate_generator(ema_G, self.reference, n_samples or self.config.eval_samples, self.extractor,
-                                      self.device)
+                                      self.device, seed=sample_seed)
 
 
 _EXTRACTORS: dict[tuple[str, str], nn.Module] = {}  # per process: evaluating many runs builds each network once
@@ -83,9 +86,10 @@ def shared_extractor(name: str, device: torch.device) -> nn.Module:
 
 def evaluate_run(run_dir: str | Path, n_samples: int, n_real: int | None = None,
                  feature_extractor: str | None = None, device: str | torch.device | None = None,
-                 reference_dataset: str | None = None) -> dict:
-    """FD, IS and KID of a run directory's EMA generator (latest checkpoint) against its training images, or
-    against ``reference_dataset`` (a dataset name, e.g. an image folder of the test split) at the run's resolution."""
+                 reference_dataset: str | None = None, generator: str = "ema_G", sample_seed: int = 0) -> dict:
+    """FD, IS and KID of a run directory's EMA generator (latest checkpoint; ``generator="G"``: the raw one) against
+    its training images, or against ``reference_dataset`` (a dataset name, e.g. an image folder of the test split)
+    at the run's resolution; the images come from the noise stream ``sample_seed``."""
     config = TrainConfig.from_dict(json.loads((Path(run_dir) / "config.json").read_text()))
     device = resolve_device(device or config.device)
     if feature_extractor:
@@ -95,4 +99,5 @@ def evaluate_run(run_dir: str | Path, n_samples: int, n_real: int | None = None,
     dataset = load_dataset(config.dataset, config.data_root, config.resolution)
     evaluator = PeriodicEvaluator(config, dataset, device, n_real=n_real or n_samples,
                                   extractor=shared_extractor(config.eval_feature_extractor, device))
-    return evaluator(load_ema_generator(run_dir, device), latest_step(run_dir), n_samples=n_samples)
+    return evaluator(load_generator(run_dir, device, generator), latest_step(run_dir), n_samples=n_samples,
+                     sample_seed=sample_seed)

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 import granlib.training.distributed as distributed
 from granlib.data import holds_in_memory, load_dataset, make_sampler, to_float
+from granlib.jsonl import append_jsonl
 from granlib.normalizers import gradient_norms
 from granlib.training.config import TrainConfig, resolve_config
 from granlib.training.devices import cudnn_autotuning
@@ -33,7 +34,6 @@ from granlib.training.evaluation import PeriodicEvaluator
 from granlib.training.graphs import GraphedIteration
 from granlib.training.provenance import write_provenance
 from granlib.training.run_dir import (
-    append_jsonl,
     check_checkpoint_config,
     checkpoint_path,
     hold_run_dir,

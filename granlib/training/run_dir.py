@@ -23,19 +23,17 @@ half-renamed file costs at most one checkpoint interval; two processes never tra
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import socket
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from granlib.jsonl import LockHeldError, exclusive_lock, read_jsonl
 from granlib.models import build_models
 from granlib.normalizers import Discriminator, build_discriminator
 from granlib.training.checkpoint import CheckpointError, atomic_save, atomic_write_text, load_checkpoint
@@ -145,28 +143,6 @@ def truncate_jsonl(path: Path, last_step: int) -> None:
         atomic_write_text("".join(line + "\n" for line in kept), path)
 
 
-def append_jsonl(path: Path, record: dict) -> None:
-    """Append one record to a run directory's JSON-lines file (stats, metrics, segments)."""
-    with path.open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """The records of a run directory's JSON-lines file; [] when it does not exist yet. A line that is not JSON
-    (torn by a kill while it was written) is skipped with a warning naming the file and line."""
-    if not path.exists():
-        return []
-    records = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            warnings.warn(f"{path}:{number} is not a complete JSON line (a write cut short); skipped", stacklevel=2)
-    return records
-
-
 def latest_step(run_dir: str | Path) -> int:
     """The step of the run directory's latest checkpoint (0 when there is none).
 
@@ -206,14 +182,22 @@ def _latest_state(run_dir: str | Path, device: torch.device | str) -> dict:
     return state
 
 
-def load_ema_generator(run_dir: str | Path, device: torch.device | str = "cpu") -> nn.Module:
-    """The EMA generator of a run directory's latest checkpoint (what every evaluation samples), in eval mode."""
+def load_generator(run_dir: str | Path, device: torch.device | str = "cpu", which: str = "ema_G") -> nn.Module:
+    """A generator of a run directory's latest checkpoint, in eval mode: ``which`` = "ema_G" (the EMA of G's
+    weights, what every evaluation samples) or "G" (the weights the last step trained)."""
+    if which not in ("ema_G", "G"):
+        raise ValueError(f"which={which!r}: a checkpoint holds the generators 'ema_G' and 'G'")
     config = saved_config(run_dir)
     generator, _ = build_models(config.architecture, config.resolution, nz=config.nz, ngf=config.ngf, ndf=config.ndf,
                                 cnn_variant=config.cnn_variant, init=config.init,
                                 resnet_upsample=config.resnet_upsample)
-    generator.load_state_dict(_latest_state(run_dir, device)["ema_G"])
+    generator.load_state_dict(_latest_state(run_dir, device)[which])
     return generator.to(device).eval().requires_grad_(False)
+
+
+def load_ema_generator(run_dir: str | Path, device: torch.device | str = "cpu") -> nn.Module:
+    """The EMA generator of a run directory's latest checkpoint (what every evaluation samples), in eval mode."""
+    return load_generator(run_dir, device, "ema_G")
 
 
 def load_discriminator(run_dir: str | Path, device: torch.device | str = "cpu") -> Discriminator:
@@ -232,28 +216,15 @@ def load_discriminator(run_dir: str | Path, device: torch.device | str = "cpu") 
 def hold_run_dir(run_dir: str | Path) -> Iterator[None]:
     """Hold the run directory's lock while training in it; stale temporary files of a killed write are removed.
 
-    The lock is an ``flock`` on ``.lock``, released by the system when its process ends however it ends, so a
-    killed run never leaves a directory locked. Raises :class:`RunDirectoryBusyError` naming the holder.
+    The lock is an ``flock`` on ``.lock`` (:func:`granlib.jsonl.exclusive_lock`), released by the system when its
+    process ends however it ends, so a killed run never leaves a directory locked. Raises
+    :class:`RunDirectoryBusyError` naming the holder.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(run_dir / ".lock", "a+")
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise RunDirectoryBusyError(f"{run_dir} is being trained by {holder}; wait for it or stop it first") from None
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since "
-                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}\n")
-        handle.flush()
-        for stale in [*run_dir.glob(".*.tmp"), *run_dir.glob("checkpoints/.*.tmp")]:
-            stale.unlink(missing_ok=True)  # we hold the lock: no other writer is mid-write
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        with exclusive_lock(run_dir / ".lock", f"{run_dir} (being trained)"):
+            for stale in [*run_dir.glob(".*.tmp"), *run_dir.glob("checkpoints/.*.tmp")]:
+                stale.unlink(missing_ok=True)  # we hold the lock: no other writer is mid-write
+            yield
+    except LockHeldError as error:
+        raise RunDirectoryBusyError(str(error)) from None

@@ -11,8 +11,8 @@ from granlib.study.ledger import (
     Cell,
     comparative_verdict,
     evaluate_claims,
+    load_ledger_rows,
     plan,
-    read_rows,
     render,
     run_study,
     steps_for,
@@ -65,11 +65,11 @@ def synthetic_rows(sn_ed: float, seeds: int = 10) -> pd.DataFrame:
 
 def test_claims_verdicts_follow_the_data():
     table = evaluate_claims(synthetic_rows(sn_ed=0.5), min_n=10)
-    p4 = table[(table.claim == "P4") & table.setting.str.contains("sn/ns")]
+    p4 = table[(table.claim == "P4") & table.setting.str.contains("SNGAN")]
     assert p4.verdict.tolist() == ["supported"] and p4.estimate.iloc[0] == pytest.approx(0.4)
-    assert table[(table.claim == "P4") & table.setting.str.contains("sn/ns")].n.iloc[0] == "10 vs 10"
+    assert table[(table.claim == "P4") & table.setting.str.contains("SNGAN")].n.iloc[0] == "10 vs 10"
     flipped = evaluate_claims(synthetic_rows(sn_ed=0.0), min_n=10)
-    assert flipped[(flipped.claim == "P4") & flipped.setting.str.contains("sn/ns")].verdict.iloc[0] == "contradicted"
+    assert flipped[(flipped.claim == "P4") & flipped.setting.str.contains("SNGAN")].verdict.iloc[0] == "contradicted"
     few = evaluate_claims(synthetic_rows(sn_ed=0.5, seeds=5), min_n=10)
     assert set(few.verdict) == {"pending"}  # < 10 seeds: no verdict
     assert set(table.claim) <= set(CLAIMS) and (table.source != "").all()
@@ -88,7 +88,9 @@ def test_plan_covers_every_claim_with_ten_seeds():
 def fake_measure(cell: Cell, seed: int, profile: str, settings: dict) -> dict:
     return {"dataset_key": cell.dataset, "dataset": cell.dataset, "method": cell.method, "loss": cell.loss,
             "K": cell.K, "steps": settings["steps"], "seed": seed, "profile": profile, "energy_distance": 0.1,
-            "modes_covered": 8, "modes_total": 8, "high_quality": 1.0, "train_seconds": 0.0}
+            "modes_covered": 8, "modes_total": 8, "high_quality": 1.0, "train_seconds": 0.0, "eps": 1e-4,
+            "n_eval": settings["n_eval"], "experiment": cell.experiment, "device": "cpu", "date": "2026-12-01",
+            "git_commit": "x", "source": "granlib (measured)"}
 
 
 def test_a_rerun_appends_nothing(tmp_path, monkeypatch):
@@ -96,7 +98,7 @@ def test_a_rerun_appends_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(ledger, "plan", lambda: plan()[:2])
     path = run_study("smoke", tmp_path / "rows.jsonl", log=lambda line: None)
     first = path.read_text()
-    assert len(read_rows(path)) == 2 * PROFILES["smoke"]["seeds"]
+    assert len(load_ledger_rows(path)) == 2 * PROFILES["smoke"]["seeds"]
     run_study("smoke", path, log=lambda line: None)
     assert path.read_text() == first
 

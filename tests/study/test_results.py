@@ -18,6 +18,7 @@ from granlib.study.results import (
     unattributed_anchors,
     write_tables,
 )
+from granlib.study.row_store import RowConflictError
 
 
 def row(**changes):
@@ -60,26 +61,32 @@ def test_compact_table_means_over_seeds_marks_best_and_moves_constants_to_the_ca
     assert table.loc[0, "FID"] == "11.00 ± 1.41" and table.loc[1, "FID"] == "15.00"  # one seed: no std
     assert best == {"FID": 0, "IS": 1}  # KID ties: nothing marked
     assert "50 000 generated vs 50 000 real" in caption and "standard CNN" in caption
-    assert list(table["published FID (same method)"]) == [MISSING, MISSING]  # no anchor for GraND-GAN/SNGAN-NS
+    assert list(table["published FID (like for like)"]) == [MISSING, MISSING]  # none for GraND-GAN, SNGAN-NS
     one_seed = summary_table(rows[rows.seed == 0])
     table, _, caption = compact_table(one_seed)
     assert "KID" not in table and "KID: 0.0100 for every row" in caption and "seeds: 1 for every row" in caption
 
 
-def test_one_configuration_and_seed_counts_once(rows, tmp_path):
-    append_row(tmp_path / "rows" / "k_sweep.jsonl", row(seed=1, fd=14.0, run_dir="runs/sweep"))  # the same run again
+def test_one_run_counts_once_and_two_measurements_that_disagree_are_an_error(rows, tmp_path):
+    again = row(seed=1, fd=12.0, run_dir="runs/sweep", date="2026-12-01")  # the same run made by another notebook
+    assert append_row(tmp_path / "rows" / "k_sweep.jsonl", again)
+    assert not append_row(tmp_path / "rows" / "k_sweep.jsonl", again)  # a file never holds one run twice
     gran = summary_table(load_rows(tmp_path)).query("method == 'gran'").iloc[0]
-    assert gran.seeds == 2 and gran.fd_mean == pytest.approx(12.0)  # seeds 0 (10.0) and 1 (the later row, 14.0)
+    assert gran.seeds == 2 and gran.fd_mean == pytest.approx(11.0)
+    append_row(tmp_path / "rows" / "other.jsonl", row(seed=1, fd=14.0))
+    with pytest.raises(RowConflictError, match=r"k_sweep\.jsonl:1 and .*other\.jsonl:1.*fd: 12\.0 vs 14\.0"):
+        load_rows(tmp_path)
 
 
-def test_a_published_anchor_sits_beside_the_same_method_on_the_same_dataset(tmp_path):
-    append_row(tmp_path / "rows" / "c.jsonl", row(method="sn", loss="hinge"))
-    append_row(tmp_path / "rows" / "c.jsonl", row(method="gp", loss="wasserstein", dataset_key="stl10",
-                                                  dataset="STL-10"))
-    table = summary_table(load_rows(tmp_path))
-    cifar, stl = (compact_table(table[table.dataset_key == key])[0] for key in ("cifar10", "stl10"))
-    assert cifar["published FID (same method)"].tolist() == ["16.77"]
-    assert stl["published FID (same method)"].tolist() == ["43.01"]
+def test_tables_never_mix_protocols(rows, tmp_path):
+    append_row(tmp_path / "rows" / "c.jsonl", row(seed=0, fd=30.0, ndf=128, profile="quick"))  # a wider D
+    append_row(tmp_path / "rows" / "c.jsonl", row(seed=0, fd=40.0, iterations=8))  # a shorter run
+    summary = summary_table(load_rows(tmp_path))
+    gran = summary[summary.method == "gran"]
+    assert sorted(gran.fd_mean) == [11.0, 30.0, 40.0] and gran.protocol.nunique() == 3
+    md, _ = render_dataset(summary)
+    assert md.count("## Measured by granlib") == 3  # one table per protocol, each with its own caption
+    assert "8 iterations" in md and "100 iterations" in md
 
 
 def test_best_is_bold_in_markdown_and_styled_in_html(rows, tmp_path):

@@ -1,8 +1,9 @@
 import pytest
 
 from granlib.study import slots
-from granlib.study.experiments import make_config, parse_method, resolve_params
+from granlib.study.experiments import make_config, parse_method, resolve_params, run_key
 from granlib.study.results import ROW_KEYS, append_row, load_rows, summary_table
+from granlib.training.config import resolve_config
 
 
 @pytest.fixture
@@ -31,10 +32,8 @@ def recording_run(params, clock, seconds, fd=10.0):
         normalizer, loss = parse_method(planned.method)
         config = make_config(planned.dataset, normalizer, loss, planned.K, planned.seed, params)
         row = {key: None for key in ROW_KEYS}
-        row.update(dataset_key="cifar10", dataset="CIFAR-10", resolution=32, method=normalizer, loss=loss, K=0.1,
-                   iterations=config.iterations, seed=planned.seed, metric="FD-EffNetLite0", fd=fd + planned.seed,
-                   is_mean=1.0, kid_mean=0.1, feature_extractor=params["feature_extractor"],
-                   n_real=params["n_real"], n_fake=int(params["n_eval"]),
+        row.update(run_key(resolve_config(config), params, planned.dataset))  # what a real run's row is keyed by
+        row.update(metric="FD-EffNetLite0", fd=fd + planned.seed, is_mean=1.0, kid_mean=0.1,
                    run_dir=slots.row_run_dir(config, params, planned.dataset))
         append_row(f"{params['results_dir']}/rows/{planned.results_name}.jsonl", row)
 
@@ -103,3 +102,27 @@ def test_a_real_run_leaves_its_row_sample_grid_and_curves(params):
                        "gran-ns-Kdefault-s0_samples_captioned.png"]
     rows = load_rows(params["results_dir"])
     assert len(rows) == 1 and rows.reference_images[0] == "training set" and rows.git_commit[0]
+
+
+def test_each_distinct_step_gets_its_own_probe(params):
+    """Rates are keyed by the resolved config: stl10's 48×48 step is not timed as cifar10's 32×32 one, while
+    cifar100 (the same synthetic stand-in at 32×32, the same nets) and a second seed reuse cifar10's probe."""
+    params.update(datasets=["cifar10", "cifar100", "stl10"], methods=["gran/ns"], seeds=[0, 1])
+    probed = []
+    slots.fill_slot(params, 1e6, 0.0, lambda planned: probed.append(planned.dataset) or 0.001,
+                    run=lambda planned: None, clock=FakeClock(), log=lambda line: None)
+    assert probed == ["cifar10", "stl10"]
+    keys = {dataset: dict(slots.rate_key(slots.PlannedRun(dataset, "gran/ns", None, 0, dataset), params))
+            for dataset in ("cifar10", "stl10")}
+    assert (keys["cifar10"]["resolution"], keys["stl10"]["resolution"]) == (32, 48)
+
+
+def test_the_rate_key_is_every_config_field_but_those_that_do_not_change_a_step():
+    from dataclasses import fields
+
+    from granlib.training.config import TrainConfig
+
+    params = {"iterations": 10, "device": "cpu"}
+    key = dict(slots.rate_key(slots.PlannedRun("cifar10", "sn/hinge", 0.5, 3, "cifar10"), params))
+    assert set(key) | slots.RATE_FREE_FIELDS == {f.name for f in fields(TrainConfig)}
+    assert not set(key) & slots.RATE_FREE_FIELDS and key["ngf"] and key["fast"] is False  # resolved values

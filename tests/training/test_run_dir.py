@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from granlib.files import sha256_of
+from granlib.jsonl import append_jsonl, read_jsonl
 from granlib.training import run_dir as run_dir_module
 from granlib.training.checkpoint import CheckpointError, load_checkpoint
 from granlib.training.config import preset
 from granlib.training.run_dir import (
     ConfigMismatchError,
     RunDirectoryBusyError,
-    append_jsonl,
     check_checkpoint_config,
     checkpoint_path,
     hold_run_dir,
@@ -21,7 +21,6 @@ from granlib.training.run_dir import (
     load_ema_generator,
     load_latest_checkpoint,
     prepare_run_dir,
-    read_jsonl,
     run_is_finished,
     save_checkpoint,
     truncate_jsonl,

@@ -1,0 +1,44 @@
+import multiprocessing
+import time
+
+import pytest
+
+from granlib.jsonl import LockHeldError, append_jsonl, exclusive_lock, read_jsonl, read_lines
+
+
+def test_appended_records_read_back_and_a_torn_line_is_skipped_naming_it(tmp_path):
+    path = tmp_path / "deep" / "folder" / "x.jsonl"
+    append_jsonl(path, {"step": 1})
+    append_jsonl(path, {"step": 2, "text": "a | b"})
+    with path.open("a") as handle:
+        handle.write('{"step": 3, "cut')
+    with pytest.warns(UserWarning, match=r"x\.jsonl:3 is not a complete JSON line"):
+        assert [number for number, _ in read_lines(path)] == [1, 2]
+    assert read_jsonl(tmp_path / "missing.jsonl") == []
+
+
+def test_a_held_lock_refuses_naming_its_holder_and_is_free_again_after(tmp_path):
+    lock = tmp_path / ".lock"
+    with exclusive_lock(lock, "the thing"):
+        with pytest.raises(LockHeldError, match=r"the thing is held by pid \d+ on .* since"):
+            with exclusive_lock(lock, "the thing"):
+                pass
+    with exclusive_lock(lock, "the thing"):
+        pass
+
+
+def _hold(lock: str, seconds: float) -> None:
+    with exclusive_lock(lock, "held"):
+        time.sleep(seconds)
+
+
+def test_waiting_for_a_lock_queues_behind_the_holder(tmp_path):
+    lock = str(tmp_path / ".lock")
+    holder = multiprocessing.get_context("fork").Process(target=_hold, args=(lock, 1.0))
+    holder.start()
+    time.sleep(0.3)  # the child holds it now
+    started = time.perf_counter()
+    with exclusive_lock(lock, "held", wait=True):
+        waited = time.perf_counter() - started
+    holder.join()
+    assert waited > 0.3
