@@ -24,7 +24,7 @@ KERNEL = {"name": "granlib", "display_name": "Python (granlib)", "language": "py
 
 
 def test_notebooks_are_stored_without_outputs_and_name_the_granlib_kernel():
-    assert len(NOTEBOOKS) == 10
+    assert len(NOTEBOOKS) == 11
     for path in NOTEBOOKS:
         notebook = json.loads(path.read_text())
         cells = notebook["cells"]
@@ -88,8 +88,8 @@ def test_run_all_smoke_profile_produces_every_figure_and_table(smoke_run):
 
 @pytest.mark.slow
 def test_the_ledger_notebook_runs_a_stamped_miniature_of_every_experiment(smoke_run):
-    """Notebook 40 under smoke: the 2-D study, the image study (every method, two seeds) and the cost measurement,
-    each rendered as a ledger stamped "smoke — not a result", beside the profile's other smoke output."""
+    """Notebooks 40 and 41 under smoke: the 2-D study, the image study (every method, two seeds) and the cost
+    measurement, each rendered as a ledger stamped "smoke — not a result", beside the profile's other smoke output."""
     _, results, exit_code = smoke_run
     assert exit_code == 0
     ledger_dir = results / "ledger"
@@ -99,9 +99,9 @@ def test_the_ledger_notebook_runs_a_stamped_miniature_of_every_experiment(smoke_
     assert len(image_rows) == len(ledger_images.METHODS) * 2 and {r["profile"] for r in image_rows} == {"ledger-smoke"}
     cost_rows = read_jsonl(ledger_dir / "costs.jsonl")
     assert {(r["method"], r["form"]) for r in cost_rows} == {
-        (m.split("/")[0], form) for m in ledger_images.METHODS for form in costs.FORMS}
-    assert {"ledger_images_fd.png", "ledger_costs.png", "ledger_costs_C2.png"} <= {
-        p.name for p in ledger_dir.glob("*.png")}
+        (m.split("/")[0], form) for m in costs.METHODS for form in costs.FORMS}
+    assert {"ledger_costs.png", "ledger_costs_C2.png"} <= {p.name for p in ledger_dir.glob("*.png")}
+    assert {"ledger_images_fd.png", "ledger_images_samples.png"} <= {p.name for p in (results / "figures").glob("*")}
 
 
 # --- the same notebooks through a Jupyter server, as JupyterLab runs them

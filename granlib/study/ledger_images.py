@@ -30,6 +30,7 @@ run from the i-th, so n processes share the plan; one process per shard (a secon
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
+from torchvision.utils import make_grid
 
 from granlib.data import load_dataset, to_float
 from granlib.normalizers import default_K
@@ -50,8 +52,8 @@ from granlib.study.claims import (
 )
 from granlib.study.experiments import make_config, project_root, run_and_evaluate, run_dir_for
 from granlib.study.ledger import FAMILY_RULE, RULE, comparison, decide_family, evaluate_verdict_table, render, threshold
-from granlib.study.results import RESULT_ROWS, ROW_KEYS, spec_name
-from granlib.study.row_store import RowStore, parse_shard, study_lock
+from granlib.study.results import RESULT_ROWS, ROW_KEYS, SOURCE, spec_name
+from granlib.study.row_store import RowSchema, RowStore, parse_shard, study_lock
 from granlib.training.evaluation import evaluate_run
 from granlib.training.run_dir import load_discriminator, load_ema_generator, read_jsonl, saved_config
 
@@ -72,10 +74,11 @@ _CPU = dict(
     feature_extractor="effnet_lite0",  # FD-EffNetLite0: a proxy, never FID
     data_root=None, device="cpu",
 )
-# The CPU widths, measured on the 2-core machine with one thread per process, batch 32, ms per iteration:
-# G/D 64/8: GraN 91, none 69, WGAN-GP 108; 128/8: GraN 134, SN 105, none 98; 64/16: GraN 245, SN 129 (D's width
-# dominates). At 64/8 a 12 000-iteration GraN run trains in ~18 min on one core. The proxy extracts ~10 images/s on
-# one core, so every 1 000 evaluated images cost ~2 min.
+# The CPU widths, measured on the 2-core machine with one thread per process, batch 32, ms per iteration (single
+# process): G/D 64/8: GraN 91, none 69, WGAN-GP 108; 128/8: GraN 134, SN 105, none 98; 64/16: GraN 245, SN 129
+# (D's width dominates). In the pilot (two processes sharing the cores, 2026-12-01): none 56, SN 61, GraN 100, so a
+# 10 000-iteration run trains in 9–17 min. The proxy extracts ~10 images/s on one core: every 1 000 evaluated
+# images cost ~2 min.
 _CPU_MODEL = dict(ngf=64, ndf=8, batch_size_d=32, batch_size_g=32, fast=True, ema_decay=EMA_DECAY,
                   checkpoint_every=1000, log_every=250)
 PROFILES = {
@@ -93,8 +96,9 @@ PROFILES = {
                   model_overrides=dict(**_CPU_MODEL, eval_every=1000, eval_samples=250, sample_every=1000),
                   runs_dir="runs/ledger_cifar10_pilot", out_dir="results/ledger/pilot",
                   tables_dir="results/ledger/pilot", figures_dir="results/figures"),
-    # the committed study: 6 methods × 5 seeds on the CPU; FD of 1 000 samples against 2 000 test images
-    "cpu": dict(**_CPU, iterations=12_000, n_eval=1000, n_real=2000, seeds=5, min_n=5, n_points=64, segments=16,
+    # the committed study: 6 methods × 5 seeds on the CPU; FD of 1 000 samples against 2 000 test images; the
+    # length chosen by the pilot (choose_length on results/ledger/pilot/pilot_curves.jsonl)
+    "cpu": dict(**_CPU, iterations=10_000, n_eval=1000, n_real=2000, seeds=5, min_n=5, n_points=64, segments=16,
                 segment_points=501, noise_seeds=(0,), pixel_images=PIXEL_STD_IMAGES,
                 model_overrides=dict(**_CPU_MODEL, sample_every=3000),
                 runs_dir="runs/ledger_cifar10_cpu", out_dir="results/ledger", tables_dir="results/tables",
@@ -106,10 +110,11 @@ PROFILES = {
                 runs_dir="runs/ledger_cifar10_gpu", out_dir="results/ledger_gpu", tables_dir="results/ledger_gpu",
                 figures_dir="results/ledger_gpu"),
 }
-# Measured seconds per iteration that --plan's estimate uses (see _CPU's comment; GPU: the CNN32 fast path's rate at
-# published widths on one H200, results/bench/2026-11-27_H200_run1_bench_32x32.json, 168.98 it/s).
-SECONDS_PER_ITERATION = {("cpu", "gran"): 0.091, ("cpu", "gn"): 0.091, ("cpu", "gp"): 0.108, ("cpu", "sn"): 0.080,
-                         ("cpu", "none"): 0.069, ("cuda", None): 1 / 168.98}
+# Seconds per iteration behind --plan's estimate. CPU: the pilot's medians (seed 1, two processes sharing the two
+# cores); WGAN-GP and GN-GAN take GraN's rate (their D step is a double backprop too; not timed separately). GPU:
+# the CNN32 fast path at published widths on one H200 (results/bench/2026-11-27_H200_run1_bench_32x32.json).
+SECONDS_PER_ITERATION = {("cpu", "gran"): 0.100, ("cpu", "gn"): 0.100, ("cpu", "gp"): 0.100, ("cpu", "sn"): 0.061,
+                         ("cpu", "none"): 0.056, ("cuda", None): 1 / 168.98}
 SECONDS_PER_EVALUATED_IMAGE = {"cpu": 0.1, "cuda": 0.001}
 
 
@@ -372,22 +377,56 @@ def describe(rows: pd.DataFrame, profile: str) -> str:
             f"methods (range {noise['spread_min']:.2f}–{noise['spread_max']:.2f})")
 
 
+# One point of a pilot curve: a run's FD at one step, with the run's protocol and provenance.
+PILOT_POINTS = RowSchema(key=("method", "loss", "K", "seed", "step", "ngf", "ndf", "iterations", "n_fake", "n_real"),
+                         required=("method", "loss", "K", "seed", "step", "fd", "metric", "dataset", "ngf", "ndf",
+                                   "iterations", "batch_size", "n_fake", "n_real", "reference_images", "device",
+                                   "git_commit", "started", "source"),
+                         numeric=("K", "seed", "step", "fd", "ngf", "ndf", "iterations", "n_fake", "n_real"))
+
+
 def pilot_curves(root: Path | None = None, **where: str | Path) -> pd.DataFrame:
-    """The pilot's FD against iterations: every metrics line of its run directories, with the run's method and
-    seed (and provenance), as committed to ``pilot_curves.jsonl``."""
+    """The pilot's FD against iterations from its run directories: every metrics line with the run's method, seed,
+    protocol and provenance (``provenance.json``)."""
     params = study_params("pilot", root, **where)
     lines = []
     for method, seed in plan(PROFILES["pilot"]["seeds"], methods_of("pilot")):
         normalizer, _, loss = method.partition("/")
         run_dir = run_dir_for(make_config(DATASET, normalizer, loss, None, seed, params), params, DATASET)
-        config = saved_config(run_dir) if (run_dir / "config.json").exists() else None
+        if not (run_dir / "config.json").exists():
+            continue
+        config = saved_config(run_dir)
+        provenance = json.loads((run_dir / "provenance.json").read_text())
         for record in read_jsonl(run_dir / "metrics.jsonl"):
-            lines.append({"method": normalizer, "loss": loss, "K": config.K, "seed": seed, "ngf": config.ngf,
+            lines.append({"method": normalizer, "loss": loss, "K": config.K, "seed": seed, "step": record["step"],
+                          "fd": record["fd"], "metric": record["metric"], "kid_mean": record["kid_mean"],
+                          "is_mean": record["is_mean"], "dataset": config.dataset_variant, "ngf": config.ngf,
                           "ndf": config.ndf, "iterations": config.iterations, "batch_size": config.batch_size_d,
-                          "dataset": config.dataset_variant, "reference_images": "training set",
-                          **{k: record[k] for k in ("step", "fd", "metric", "kid_mean", "is_mean", "n_real",
-                                                    "n_fake", "eval_seconds")}})
+                          "n_fake": record["n_fake"], "n_real": record["n_real"], "reference_images": "training set",
+                          "eval_seconds": record["eval_seconds"], "device": provenance["device"],
+                          "git_commit": provenance["git_commit"], "started": provenance["started"], "source": SOURCE})
     return pd.DataFrame(lines)
+
+
+def save_pilot_curves(curves: pd.DataFrame, path: str | Path) -> Path:
+    """Append the curves' points that are not in ``path`` yet (one validated line each)."""
+    store = RowStore(path, PILOT_POINTS)
+    for point in curves.to_dict("records"):
+        store.append(point)
+    return Path(path)
+
+
+def read_pilot_curves(path: str | Path) -> pd.DataFrame:
+    """The committed pilot curves (an empty frame when there are none)."""
+    return RowStore(path, PILOT_POINTS).frame()
+
+
+def real_sample(profile: str, n: int = 64, root: Path | None = None, **where: str | Path) -> torch.Tensor:
+    """``n`` images in [−1, 1] of what the profile's FD is measured against (held-out images where it names them)."""
+    params = study_params(profile, root, **where)
+    dataset = load_dataset(params.get("eval_dataset_override") or params["dataset_override"], None, 32)
+    chosen = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n].tolist()
+    return to_float(torch.stack([dataset[i][0] for i in chosen]))
 
 
 # The rule that turns the pilot's curves into the study's length, fixed before the pilot ended: the shortest length
@@ -427,6 +466,72 @@ def pilot_figure(curves: pd.DataFrame, chosen: int | None = None) -> plt.Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def fd_figure(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> plt.Figure:
+    """FD of every run by method (points: seeds; bars: the mean), EMA-G beside raw G."""
+    summary = fd_summary(rows, methods)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    positions = {name: i for i, name in enumerate(summary.method)}
+    ax.bar([p - 0.2 for p in positions.values()], summary.fd_mean, width=0.4, alpha=0.5, label="EMA-G, mean")
+    ax.bar([p + 0.2 for p in positions.values()], summary.fd_raw_mean, width=0.4, alpha=0.5, label="raw G, mean")
+    if len(rows):
+        names = [spec_name(f"{m}/{l}") for m, l in zip(rows.method, rows.loss)]
+        ax.scatter([positions[n] - 0.2 for n in names], rows.fd, color="k", s=12, label="EMA-G, one seed")
+    ax.set_xticks(list(positions.values()), list(positions), rotation=20, fontsize=9)
+    metric = rows.metric.iloc[0] if len(rows) else "FD"
+    ax.set_ylabel(f"{metric} (lower is better)")
+    ax.set_xlabel("method (each normaliser at its default K)")
+    dataset = rows.dataset.iloc[0] if len(rows) else ""
+    ax.set_title(f"{dataset}, CPU scale: generation by method ({len(rows)} runs)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def samples_figure(rows: pd.DataFrame, rows_dir: Path, real: torch.Tensor, seed: int = 0,
+                   methods: tuple[str, ...] = METHODS) -> plt.Figure:
+    """Each method's committed sample grid of ``seed`` (captioned with method, seed, iteration), after a grid of
+    real images."""
+    chosen = rows[rows.seed == seed] if len(rows) else rows
+    order = {m: i for i, m in enumerate(methods)}
+    runs = sorted(chosen.itertuples(), key=lambda r: order.get(f"{r.method}/{r.loss}", len(order)))
+    real_grid = make_grid(real[:64] * 0.5 + 0.5, nrow=8, padding=2, pad_value=1.0).permute(1, 2, 0).clamp(0, 1)
+    panels = [("real images (held-out test split)", real_grid.numpy())] + [
+        (f"{spec_name(f'{r.method}/{r.loss}')}\nseed {r.seed}, iteration {int(r.iterations):,}".replace(",", " "),
+         plt.imread(str(rows_dir / r.sample_grid))) for r in runs if isinstance(getattr(r, "sample_grid", None), str)]
+    columns = min(4, len(panels))
+    lines = -(-len(panels) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(3.2 * columns, 3.6 * lines), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (caption, image) in zip(axes.flat, panels):
+        ax.imshow(image)
+        ax.set_title(caption, fontsize=9)
+    fig.suptitle("EMA-generator samples at the end of training, beside real images", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def findings(rows: pd.DataFrame, table: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> list[str]:
+    """What the rows say, computed: runs per method, the lowest mean FD, flat or collapsed samples, and the
+    verdicts per claim."""
+    if not len(rows):
+        return ["No run of this profile has finished yet."]
+    summary = fd_summary(rows, methods)
+    best = summary.sort_values("fd_mean").iloc[0]
+    per_method = ", ".join(f"{m}: {n}" for m, n in zip(summary.method, summary.n))
+    spread = "" if pd.isna(best.fd_std) else f" ± {best.fd_std:.1f}"
+    sentences = [f"{len(rows)} runs of {len(summary)} methods (seeds per method: {per_method}).",
+                 f"The lowest mean {rows.metric.iloc[0]} is {best.method}'s, {best.fd_mean:.1f}{spread}."]
+    if "pixel_std_generated" in rows:
+        flat = summary[summary.pixel_std_ratio < 0.5]
+        sentences.append("Samples flatter than half the real images' pixel spread: "
+                         + (", ".join(flat.method) if len(flat) else "none") + ".")
+    counts = table.groupby("verdict").size() if len(table) else pd.Series(dtype=int)
+    sentences.append("Verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in
+                                               ("supported", "contradicted", "inconclusive", "pending")) + ".")
+    return sentences
 
 
 def main(argv: list[str] | None = None) -> int:
