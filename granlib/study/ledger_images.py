@@ -66,7 +66,8 @@ PILOT_CURVES_FILE = "pilot_curves.jsonl"
 IMAGE_RULE = f"{RULE} {FAMILY_RULE}"
 EMA_DECAY = 0.999  # the published decay, kept: the study's length leaves EMA-G < 1 % of its initial weights
 NOISE_SAMPLE_SEED = 1  # the second, disjoint noise stream of the FD-noise evaluation
-PIXEL_STD_IMAGES = 256  # images per pixel-standard-deviation estimate (generated and real)
+PIXEL_STD_IMAGES = 256  # images per pixel-spread and diversity estimate (generated and real)
+COLLAPSE_RATIO = 0.25  # a generator whose samples vary less than this share of the real images' variation collapsed
 _CPU = dict(
     dataset_override="imagefolder:data/cifar10-jpeg/train",  # tar xzf cifar10-jpeg.tar.gz -C data
     eval_dataset_override="imagefolder:data/cifar10-jpeg/test",  # FD against held-out images
@@ -174,6 +175,12 @@ def pixel_std(images: torch.Tensor) -> float:
     return float(images.flatten(1).std(dim=1).mean())
 
 
+def sample_diversity(images: torch.Tensor) -> float:
+    """Mean over pixels of the standard deviation across images (images in [−1, 1]): 0 when every image is the same
+    (a collapsed generator), however textured that one image is."""
+    return float(images.flatten(1).std(dim=0).mean())
+
+
 def grid_pixel_std(path: str | Path, resolution: int, padding: int = 2) -> float:
     """:func:`pixel_std` of the images of a sample grid PNG as the training loop saves them (8 columns, ``padding``
     pixels between tiles, values mapped from [−1, 1] to [0, 255])."""
@@ -228,7 +235,8 @@ def measure_run(run_dir: Path, settings: dict, params: dict, seed: int, samples_
     generator = load_ema_generator(run_dir)
     with torch.no_grad():
         fake = generator(torch.randn(len(real), config.nz, generator=torch.Generator().manual_seed(30_000 + seed)))
-    row.update(pixel_std_generated=pixel_std(fake[:n]), pixel_std_real=pixel_std(real[:n]))
+    row.update(pixel_std_generated=pixel_std(fake[:n]), pixel_std_real=pixel_std(real[:n]),
+               diversity_generated=sample_diversity(fake[:n]), diversity_real=sample_diversity(real[:n]))
     if settings.get("measure", True):
         row.update(measure_discriminator(run_dir, settings, seed, real, fake))
     grids = sorted((run_dir / "samples").glob("step_*.png"))
@@ -327,16 +335,21 @@ def evaluate_claims(rows: pd.DataFrame, min_n: int, methods: tuple[str, ...] = M
 
 def fd_summary(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> pd.DataFrame:
     """FD-EffNetLite0 per method (named as the paper names it): EMA-G's and raw G's mean and std over seeds, n,
-    pixel spread of the samples against the real images', training seconds per run."""
-    columns = ["method", "fd_mean", "fd_std", "fd_raw_mean", "n", "pixel_std_ratio", "train_seconds_mean"]
+    the samples' pixel spread and diversity against the real images', training seconds per run."""
+    columns = ["method", "fd_mean", "fd_std", "fd_raw_mean", "n", "pixel_std_ratio", "diversity_ratio",
+               "train_seconds_mean"]
     if not len(rows):
         return pd.DataFrame(columns=columns)
+    def ratio(generated: str, real: str) -> pd.Series:
+        return rows.get(generated, pd.Series(dtype=float)) / rows.get(real, pd.Series(dtype=float))
+
     keyed = rows.assign(spec=rows.method + "/" + rows.loss,
-                        pixel_std_ratio=rows.get("pixel_std_generated", pd.Series(dtype=float))
-                        / rows.get("pixel_std_real", pd.Series(dtype=float)))
+                        pixel_std_ratio=ratio("pixel_std_generated", "pixel_std_real"),
+                        diversity_ratio=ratio("diversity_generated", "diversity_real"))
     keyed = keyed.reindex(columns=list(dict.fromkeys([*keyed.columns, "fd_raw", "train_seconds"])))
     summary = keyed.groupby("spec").agg(fd_mean=("fd", "mean"), fd_std=("fd", "std"), fd_raw_mean=("fd_raw", "mean"),
                                         n=("fd", "count"), pixel_std_ratio=("pixel_std_ratio", "mean"),
+                                        diversity_ratio=("diversity_ratio", "mean"),
                                         train_seconds_mean=("train_seconds", "mean"))
     order = [m for m in methods if m in summary.index] + [m for m in summary.index if m not in methods]
     summary = summary.loc[order].reset_index(names="spec")
@@ -528,6 +541,10 @@ def findings(rows: pd.DataFrame, table: pd.DataFrame, methods: tuple[str, ...] =
         flat = summary[summary.pixel_std_ratio < 0.5]
         sentences.append("Samples flatter than half the real images' pixel spread: "
                          + (", ".join(flat.method) if len(flat) else "none") + ".")
+    if "diversity_generated" in rows:
+        collapsed = summary[summary.diversity_ratio < COLLAPSE_RATIO]
+        sentences.append(f"Collapsed (samples varying less than {COLLAPSE_RATIO:g}× as much as real images do): "
+                         + (", ".join(collapsed.method) if len(collapsed) else "none") + ".")
     counts = table.groupby("verdict").size() if len(table) else pd.Series(dtype=int)
     sentences.append("Verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in
                                                ("supported", "contradicted", "inconclusive", "pending")) + ".")

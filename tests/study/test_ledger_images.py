@@ -9,6 +9,7 @@ from granlib.study import ledger_images
 from granlib.study.claims import frozen_float64, gradient_report, point_kinds, spectral_report
 from granlib.study.experiments import REPO_ROOT
 from granlib.study.ledger_images import (
+    COLLAPSE_RATIO,
     METHODS,
     PROFILES,
     choose_length,
@@ -16,11 +17,13 @@ from granlib.study.ledger_images import (
     evaluate_claims,
     fd_noise,
     fd_summary,
+    findings,
     grid_pixel_std,
     pilot_figure,
     pixel_std,
     plan,
     run_study,
+    sample_diversity,
 )
 from granlib.study.results import ROW_KEYS
 
@@ -45,6 +48,14 @@ def test_pixel_spread_is_zero_for_flat_tiles_and_read_back_from_a_saved_grid(tmp
     assert grid_pixel_std(tmp_path / "flat.png", 8) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_a_collapsed_generator_has_no_diversity_however_textured_its_one_image():
+    stripes = torch.linspace(-1, 1, 8).repeat(3, 8, 1)  # a high-contrast pattern: far from flat
+    collapsed = stripes.expand(64, 3, 8, 8)
+    assert pixel_std(collapsed) > 0.5 and sample_diversity(collapsed) == 0.0
+    varied = torch.rand(64, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert sample_diversity(varied) == pytest.approx((2 / 12**0.5), rel=0.1)  # uniform on [−1, 1]: std 0.577
+
+
 COMMITTED = REPO_ROOT / "results" / "ledger"
 
 
@@ -63,6 +74,17 @@ def test_committed_samples_of_sngan_and_grand_gan_are_not_flat():
         for run in runs.itertuples():
             assert run.pixel_std_generated >= 0.5 * run.pixel_std_real, (method, run.seed)
             assert grid_pixel_std(COMMITTED / run.sample_grid, 32) >= 0.5 * run.pixel_std_real, (method, run.seed)
+
+
+@pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
+def test_every_collapsed_or_flat_method_is_reported_as_failed():
+    rows = committed_rows()
+    summary = fd_summary(rows)
+    sentences = " ".join(findings(rows, evaluate_claims(rows, PROFILES["cpu"]["min_n"])))
+    for method in summary[summary.diversity_ratio < COLLAPSE_RATIO].method:
+        assert "Collapsed (" in sentences and method in sentences.split("Collapsed (")[1].split(".")[0], method
+    for method in summary[summary.pixel_std_ratio < 0.5].method:
+        assert method in sentences.split("pixel spread:")[1].split(".")[0], method
 
 
 def image_kinds(n: int = 6) -> dict:
