@@ -15,7 +15,8 @@ logs to results/logs/<profile>/. Stops at the first failing notebook, naming it.
                     | quick (~1 GPU-hour on CIFAR-10) | paper (the full protocol; prints its GPU time first)
                     | a path to a params/*.yaml file
   --only PATTERN    run only notebooks whose name matches (glob or substring), e.g. '1*_train_*'
-  --device DEVICE   override the profile's device (cpu, cuda, auto)
+  --device DEVICE   override the profile's device (cpu, cuda, auto); without a GPU, a GPU profile is refused
+                    with its CPU-time estimate unless --device cpu
   --lab             start JupyterLab on notebooks/ with the "Python (granlib)" kernel instead
   -h, --help        this text (installs nothing)
 
