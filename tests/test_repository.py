@@ -120,3 +120,22 @@ def ast_docstring(path):
     import ast
 
     return ast.get_docstring(ast.parse(path.read_text()))
+
+
+def test_only_the_notebooks_are_stripped_of_outputs(tmp_path):
+    """.gitattributes runs nbstripout over notebooks/*.ipynb and over nothing else: the executed copies under
+    results/executed/ are committed with their outputs. Checked by git itself in an empty repository holding only
+    this file (no global or clone-local attributes)."""
+    attributes = (REPO_ROOT / ".gitattributes").read_text()
+    filtered = [line.split()[0] for line in attributes.splitlines() if "filter=nbstripout" in line]
+    assert filtered == ["notebooks/*.ipynb"]
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitattributes").write_text(attributes)
+    paths = ["notebooks/01_lipschitz_intuition.ipynb", "results/executed/default/01_lipschitz_intuition.ipynb",
+             "results/executed/smoke/10_train_cifar10.ipynb", "scratch.ipynb"]
+    result = subprocess.run(["git", "-c", "core.attributesFile=/dev/null", "check-attr", "filter", "--", *paths],
+                            capture_output=True, text=True, cwd=tmp_path, check=True)
+    stripped = {line.split(": ")[0] for line in result.stdout.splitlines() if line.endswith(": nbstripout")}
+    assert stripped == {"notebooks/01_lipschitz_intuition.ipynb"}

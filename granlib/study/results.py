@@ -3,7 +3,8 @@
 Every row that granlib writes carries: the dataset's key and label (variant included), resolution, architecture
 (CNN variant, initialisation), method, loss, K, ε, iterations, seed, metric name and feature extractor (+ weights
 sha256), n_real/n_fake, device, date, git commit, profile, run directory and ``source`` = "granlib (measured)".
-Anchor rows from publications are kept apart, labelled, and joined on the dataset key.
+Anchor rows from publications are kept apart, labelled, and joined like for like (dataset key, resolution,
+architecture, method, loss; the CNN variant where both state one: :func:`granlib.study.anchors.like_for_like`).
 """
 
 from __future__ import annotations
@@ -206,8 +207,7 @@ def caveats(summary: pd.DataFrame) -> list[str]:
     variants: dict[tuple, list[str]] = {}  # (source, their variant, ours) -> methods
     for _, row in summary.iterrows():
         for a in _anchor_fid(row):
-            stated = [(a[k], row.get(k)) for k in ("iterations", "n_fake", "n_real") if a[k] is not None]
-            if any(theirs != ours for theirs, ours in stated):
+            if any(a[k] is not None and a[k] != row.get(k) for k in ("iterations", "n_fake", "n_real")):
                 ours = (f"{count(row.iterations)} iterations, {count(row.n_fake)} generated vs "
                         f"{count(row.n_real)} real images")
                 unlike.setdefault((protocol(a), ours), []).append(row["name"])

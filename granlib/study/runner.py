@@ -41,6 +41,7 @@ from granlib.study.experiments import (
     profile_path,
     project_root,
 )
+from granlib.study.explorer import SERVER_SESSION_ENV
 from granlib.study.profiles import DEVICES, ProfileError, shown
 from granlib.study.slots import RATE_FREE_FIELDS, protocol_runs
 from granlib.training.config import ConfigError, validate_config
@@ -180,15 +181,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=DEVICES, help="override the profile's device (cpu, cuda, auto)")
     args = parser.parse_args(argv)
     root = project_root()
-    previous = os.environ.get(PROJECT_ENV)
+    saved = {name: os.environ.get(name) for name in (PROJECT_ENV, SERVER_SESSION_ENV)}
     os.environ[PROJECT_ENV] = str(root)  # the kernels inherit it: results land in this project
+    # a run started from a notebook cell must not hand its Jupyter session to papermill's headless kernels (the
+    # notebooks would build widgets nobody sees)
+    os.environ.pop(SERVER_SESSION_ENV, None)
     try:
         return run_notebooks(args, root)
     finally:
-        if previous is None:
-            del os.environ[PROJECT_ENV]
-        else:
-            os.environ[PROJECT_ENV] = previous
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextmanager
