@@ -25,10 +25,8 @@ import yaml
 from granlib.study.experiments import (
     make_config,
     parse_method,
-    relative_run_dir,
     resolve_params,
     run_and_evaluate,
-    run_dir_for,
     run_key,
 )
 from granlib.study.plots import run_label, sample_grids, training_curves
@@ -68,11 +66,6 @@ def is_committed(run: PlannedRun, params: dict) -> bool:
     normalizer, loss = parse_method(run.method)
     config = make_config(run.dataset, normalizer, loss, run.K, run.seed, params)
     return has_row(params["results_dir"], run_key(resolve_config(config), params, run.dataset))
-
-
-def row_run_dir(config, params: dict, dataset: str) -> str:
-    """The run directory as result rows record it."""
-    return relative_run_dir(run_dir_for(config, params, dataset), params)
 
 
 def measure_seconds_per_iteration(run: PlannedRun, params: dict, iterations: int = 40) -> float:

@@ -1,7 +1,7 @@
 import pytest
 
 from granlib.study import slots
-from granlib.study.experiments import make_config, parse_method, resolve_params, run_key
+from granlib.study.experiments import make_config, parse_method, relative_run_dir, resolve_params, run_dir_for, run_key
 from granlib.study.results import ROW_KEYS, append_row, load_rows, summary_table
 from granlib.training.config import resolve_config
 
@@ -34,7 +34,7 @@ def recording_run(params, clock, seconds, fd=10.0):
         row = {key: None for key in ROW_KEYS}
         row.update(run_key(resolve_config(config), params, planned.dataset))  # what a real run's row is keyed by
         row.update(metric="FD-EffNetLite0", fd=fd + planned.seed, is_mean=1.0, kid_mean=0.1,
-                   run_dir=slots.row_run_dir(config, params, planned.dataset))
+                   run_dir=relative_run_dir(run_dir_for(config, params, planned.dataset), params))
         append_row(f"{params['results_dir']}/rows/{planned.results_name}.jsonl", row)
 
     return run, started
