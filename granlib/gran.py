@@ -29,9 +29,8 @@ For GN ($g = f/(n + |f|)$) the $|f|$ term is kept differentiable, since it does 
 **The discriminator step does need double backprop**: $n$ depends on D's parameters through $w_i$, so the
 parameter gradient must flow through $\nabla_x f$ (``create_graph=True``).
 
-**Defaults.** ε = 1e-4 and K = 0.1 (τ = 10): in short full-width CIFAR-10 runs with the standard CNN and the
-non-saturating loss, K = 1 collapsed (|g| ≈ 28, grey samples) where K = 0.1 trained; the committed CPU K sweep
-(``results/rows/k_sweep.jsonl``, notebook 20) is where the choice is re-examined with the data behind it.
+**Defaults.** ε = 1e-4 here. K has no default in this module: the wrapper is given the K it is to bound; the
+library's default K per normaliser is declared once, with the reason for it, in :mod:`granlib.normalizers`.
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ from torch import Tensor, nn
 VARIANTS = ("gran", "inverse", "gn")
 
 DEFAULT_EPS = 1e-4  # ε of R(n) = n/(n²+ε); the one source of this default (configs resolve to it)
-DEFAULT_K = 0.1  # K = 1/τ; see "Defaults" above
 
 
 def refuse_batchnorm(net: nn.Module) -> None:
@@ -86,7 +84,7 @@ class GraN(nn.Module):
         variant: ``"gran"``, ``"inverse"`` or ``"gn"`` (GN-GAN, Wu et al. 2021).
     """
 
-    def __init__(self, net: nn.Module, eps: float = DEFAULT_EPS, K: float = DEFAULT_K,  # noqa: N803
+    def __init__(self, net: nn.Module, eps: float = DEFAULT_EPS, *, K: float,  # noqa: N803
                  variant: str = "gran"):
         super().__init__()
         if variant not in VARIANTS:

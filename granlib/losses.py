@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 LOSSES = ("ns", "hinge", "wasserstein")
+LOSS_NAMES = {"ns": "non-saturating", "hinge": "hinge", "wasserstein": "Wasserstein"}  # as tables and notebooks say
 
 
 def ns_d(d_real: Tensor, d_fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -114,20 +114,20 @@ def test_normalize_gn_value():
 ])
 def test_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        GraN(relu_mlp(6), **kwargs)
+        GraN(relu_mlp(6), **{"K": 1.0, **kwargs})
 
 
 def test_rejects_non_scalar_output():
     net = nn.Sequential(nn.Linear(6, 2)).double()
     with pytest.raises(ValueError, match="one scalar per sample"):
-        GraN(net, eps=1e-4)(torch.randn(4, 6, dtype=torch.float64))
+        GraN(net, eps=1e-4, K=1.0)(torch.randn(4, 6, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("norm", [nn.BatchNorm1d(8), nn.SyncBatchNorm(8)])
 def test_refuses_batchnorm(norm):
     net = nn.Sequential(nn.Linear(6, 8), norm, nn.ReLU(), nn.Linear(8, 1))
     with pytest.raises(ValueError, match="BatchNorm"):
-        GraN(net, eps=1e-4)
+        GraN(net, eps=1e-4, K=1.0)
 
 
 def test_batchnorm_would_couple_samples():

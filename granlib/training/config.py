@@ -13,7 +13,7 @@ import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -29,7 +29,7 @@ from granlib.models import (
     UPSAMPLING,
     published_widths,
 )
-from granlib.normalizers import DEFAULT_CLIP, DEFAULT_GP_WEIGHT, NORMALIZERS, default_K
+from granlib.normalizers import DEFAULT_CLIP, DEFAULT_GP_WEIGHT, NORMALIZERS, default_K, get_normalizer
 from granlib.training.devices import resolve_device
 
 
@@ -55,12 +55,15 @@ class TrainConfig:
     ngf: int | None = None  # generator base width; None = the published width
     ndf: int | None = None  # discriminator base width; None = the published width
     # --- normaliser and loss
-    normalizer: str = "gran"  # none | sn | gp | wc | gn | gran | gran_inverse
+    normalizer: str = "gran"  # a name of granlib.normalizers.NORMALIZERS: none | sn | gp | wc | gn | gran | …
     loss: str = "ns"  # ns (GraND-GAN with gran) | hinge | wasserstein (GraNC-GAN with gran)
-    K: float | None = None  # Lipschitz scale K = 1/τ; None = granlib.normalizers.default_K(normalizer)
+    K: float | None = None  # Lipschitz scale K = 1/τ; None = the normaliser's declared default (its NormalizerSpec)
     eps: float | None = None  # ε of GraN's R(n) = n/(n²+ε); None = granlib.gran.DEFAULT_EPS
     gp_weight: float = DEFAULT_GP_WEIGHT  # λ of WGAN-GP
     clip: float = DEFAULT_CLIP  # c of WGAN weight clipping
+    # hyper-parameters that a registered normaliser declares and that have no field above, by name; resolved to
+    # the normaliser's declared defaults
+    normalizer_options: dict[str, float] = field(default_factory=dict)
     # --- optimisation
     n_dis: int = 1  # discriminator steps per generator step
     batch_size_d: int = 64  # real (and fake) images per discriminator step
@@ -131,6 +134,10 @@ def _coerce(name: str, value, hint):
         if not number.is_integer():
             raise ConfigError(f"config field {name}: expected a whole number, got {value!r}")
         return int(number)
+    if typing.get_origin(hint) is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config field {name}: expected a mapping of names to numbers, got {value!r}")
+        return {str(key): _coerce(f"{name}.{key}", number, float) for key, number in value.items()}
     if typing.get_origin(hint) is tuple:
         try:
             return tuple(float(v) for v in value)
@@ -151,7 +158,7 @@ def _normal(value):
 
 def validate_config(config: TrainConfig) -> None:
     """Raise :class:`ConfigError` naming the first impossible field (checked before any file is written)."""
-    choices = {"normalizer": NORMALIZERS, "loss": LOSSES, "architecture": ("cnn", "resnet"),
+    choices = {"normalizer": tuple(NORMALIZERS), "loss": LOSSES, "architecture": ("cnn", "resnet"),
                "lr_decay": ("linear", "none"), "eval_feature_extractor": ("inception", "effnet_lite0"),
                "init": (None, CONSTRUCTOR_INIT.get(config.architecture), "normal_0.02"),
                "cnn_variant": (None, *CNN_VARIANTS) if config.architecture == "cnn" else (None,),
@@ -166,6 +173,11 @@ def validate_config(config: TrainConfig) -> None:
     for name in ("log_every", "sample_every", "checkpoint_every", "eval_every", "ema_start"):
         if getattr(config, name) < 0:
             raise ConfigError(f"config field {name} must be 0 (never) or positive, got {getattr(config, name)}")
+    options = set(get_normalizer(config.normalizer).hyperparameters) - FIELD_NAMES
+    unknown = set(config.normalizer_options) - options
+    if unknown:
+        raise ConfigError(f"config field normalizer_options: {config.normalizer!r} takes no {sorted(unknown)} "
+                          f"(its options: {sorted(options)})")
     for name in ("lr_d", "lr_g", "K", "eps", "gp_weight", "clip", "ngf", "ndf", "eval_samples"):
         value = getattr(config, name)
         if value is not None and not value > 0:
@@ -181,10 +193,10 @@ def validate_config(config: TrainConfig) -> None:
 def resolve_config(config: TrainConfig) -> TrainConfig:
     """The config with every open default replaced by this library version's value (after validation).
 
-    K per normaliser (:func:`granlib.normalizers.default_K`), ε (:data:`granlib.gran.DEFAULT_EPS`), the published
-    widths and CNN variant/initialisation (:mod:`granlib.models`), the device ("auto" -> cuda or cpu) and the
-    fast path (on for CUDA). ``in_memory`` depends on the dataset's size and is resolved where it is loaded
-    (:func:`granlib.data.holds_in_memory`).
+    K and the options per normaliser (its :class:`granlib.normalizers.NormalizerSpec`), ε
+    (:data:`granlib.gran.DEFAULT_EPS`), the published widths and CNN variant/initialisation (:mod:`granlib.models`),
+    the device ("auto" -> cuda or cpu) and the fast path (on for CUDA). ``in_memory`` depends on the dataset's size
+    and is resolved where it is loaded (:func:`granlib.data.holds_in_memory`).
     """
     validate_config(config)
     device = resolve_device(config.device)
@@ -192,12 +204,35 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
     resnet = config.architecture == "resnet"
     return config.replace(
         K=default_K(config.normalizer) if config.K is None else config.K,
+        normalizer_options={name: config.normalizer_options.get(name, default)
+                            for name, default in get_normalizer(config.normalizer).hyperparameters.items()
+                            if name not in FIELD_NAMES},
         eps=DEFAULT_EPS if config.eps is None else config.eps,
         cnn_variant=None if resnet else (config.cnn_variant or DEFAULT_CNN_VARIANT),
         init=config.init or DEFAULT_INIT[config.architecture],
         resnet_upsample=(config.resnet_upsample or DEFAULT_RESNET_UPSAMPLE) if resnet else None,
         ngf=config.ngf or ngf, ndf=config.ndf or ndf,
         device=str(device), fast=device.type == "cuda" if config.fast is None else config.fast)
+
+
+FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def normalizer_arguments(config: TrainConfig) -> dict[str, float]:
+    """The keyword arguments of ``config.normalizer``'s declared hyper-parameters (ε, λ, c, or an option of a
+    registered normaliser), read from the config: what the trainer and a reloaded run build D with."""
+    return {name: getattr(config, name) if name in FIELD_NAMES else config.normalizer_options[name]
+            for name in get_normalizer(config.normalizer).hyperparameters}
+
+
+def upgrade_saved_config(saved: dict) -> dict:
+    """A ``config.json`` written by an earlier version of granlib, as this version spells it (the values it was
+    trained with, under today's field names); every reader of a saved config goes through here."""
+    saved = dict(saved)
+    if saved.get("architecture") == "cnn" and "cnn_variant" not in saved:  # written before the CNN had variants:
+        saved.update(cnn_variant="paper_table", init="pytorch")  # the only net and initialisation there were then
+    saved.setdefault("normalizer_options", {})  # written before normalisers could declare options of their own
+    return saved
 
 
 PRESETS: dict[str, dict] = {

@@ -8,7 +8,6 @@ Under torchrun every rank generates its share of the images and the statistics a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -22,7 +21,7 @@ from granlib.evaluation.reference import ReferenceStatistics, reference_statisti
 from granlib.evaluation.statistics import extract, generated_batches, latent_dim
 from granlib.training.config import TrainConfig
 from granlib.training.devices import resolve_device
-from granlib.training.run_dir import latest_step, load_generator
+from granlib.training.run_dir import latest_step, load_generator, saved_config
 from granlib.training.seeds import evaluation_noise
 
 
@@ -90,7 +89,7 @@ def evaluate_run(run_dir: str | Path, n_samples: int, n_real: int | None = None,
     """FD, IS and KID of a run directory's EMA generator (latest checkpoint; ``generator="G"``: the raw one) against
     its training images, or against ``reference_dataset`` (a dataset name, e.g. an image folder of the test split)
     at the run's resolution; the images come from the noise stream ``sample_seed``."""
-    config = TrainConfig.from_dict(json.loads((Path(run_dir) / "config.json").read_text()))
+    config = saved_config(run_dir)
     device = resolve_device(device or config.device)
     if feature_extractor:
         config = config.replace(eval_feature_extractor=feature_extractor)

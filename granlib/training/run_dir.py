@@ -35,9 +35,10 @@ from torch import nn
 
 from granlib.jsonl import LockHeldError, exclusive_lock, read_jsonl
 from granlib.models import build_models
-from granlib.normalizers import Discriminator, build_discriminator
+from granlib.normalizers import Discriminator
 from granlib.training.checkpoint import CheckpointError, atomic_save, atomic_write_text, load_checkpoint
-from granlib.training.config import TrainConfig, config_differences
+from granlib.training.config import TrainConfig, config_differences, upgrade_saved_config
+from granlib.training.trainer import discriminator_for
 
 # Fields that only change how a run executes, not what it computes; a resumed run may change them.
 EXECUTION_FIELDS = {"device", "data_root", "log_every", "sample_every", "checkpoint_every", "eval_every",
@@ -103,8 +104,9 @@ def _refusal(where: str, differences: list[str]) -> ConfigMismatchError:
 
 
 def hyperparameter_differences(saved: dict, requested: TrainConfig) -> list[str]:
-    """The fields other than execution-only ones in which a saved config differs from ``requested``."""
-    return [line for line in config_differences(saved, requested.to_dict())
+    """The fields other than execution-only ones in which a saved config differs from ``requested`` (the saved one
+    read as this version spells it, :func:`granlib.training.config.upgrade_saved_config`)."""
+    return [line for line in config_differences(upgrade_saved_config(saved), requested.to_dict())
             if line.split(":")[0] not in EXECUTION_FIELDS]
 
 
@@ -118,7 +120,8 @@ def prepare_run_dir(config: TrainConfig, run_dir: str | Path) -> None:
         differences = hyperparameter_differences(saved, config)
         if differences:
             raise _refusal(str(run_dir), differences)
-        if saved != json.loads(json.dumps(config.to_dict())):  # execution-only changes: config.json says what runs
+        if saved != json.loads(json.dumps(config.to_dict())):  # execution-only or spelling changes: config.json
+            # says what runs
             atomic_write_text(json.dumps(config.to_dict(), indent=2) + "\n", config_path)
     else:
         if checkpoint_path(run_dir).exists() or checkpoint_path(run_dir, "previous").exists():
@@ -169,10 +172,7 @@ def run_is_finished(run_dir: str | Path) -> bool:
 
 def saved_config(run_dir: str | Path) -> TrainConfig:
     """The resolved configuration a run directory was trained with (``config.json``)."""
-    saved = json.loads((Path(run_dir) / "config.json").read_text())
-    if saved.get("architecture") == "cnn" and "cnn_variant" not in saved:  # written before the CNN had variants:
-        saved.update(cnn_variant="paper_table", init="pytorch")  # the only net and initialisation there were then
-    return TrainConfig.from_dict(saved)
+    return TrainConfig.from_dict(upgrade_saved_config(json.loads((Path(run_dir) / "config.json").read_text())))
 
 
 def _latest_state(run_dir: str | Path, device: torch.device | str) -> dict:
@@ -206,8 +206,7 @@ def load_discriminator(run_dir: str | Path, device: torch.device | str = "cpu") 
     config = saved_config(run_dir)
     _, d_net = build_models(config.architecture, config.resolution, nz=config.nz, ngf=config.ngf, ndf=config.ndf,
                             cnn_variant=config.cnn_variant, init=config.init, resnet_upsample=config.resnet_upsample)
-    disc = build_discriminator(config.normalizer, d_net, K=config.K, eps=config.eps, gp_weight=config.gp_weight,
-                               clip=config.clip)
+    disc = discriminator_for(config, d_net)
     disc.load_state_dict(_latest_state(run_dir, device)["D"])
     return disc.to(device).eval().requires_grad_(False)
 

@@ -15,8 +15,14 @@ from torch import Tensor, nn
 from granlib.losses import get_loss
 from granlib.models import build_models
 from granlib.normalizers import build_discriminator
-from granlib.training.config import TrainConfig, resolve_config
+from granlib.training.config import TrainConfig, normalizer_arguments, resolve_config
 from granlib.training.fast_path import FastPath
+
+
+def discriminator_for(config: TrainConfig, d_net: nn.Module) -> nn.Module:
+    """The normalised D of a resolved ``config`` around ``d_net``: its normaliser, K and declared hyper-parameters
+    (the one place a config becomes a discriminator, for training and for reloading a run alike)."""
+    return build_discriminator(config.normalizer, d_net, K=config.K, **normalizer_arguments(config))
 
 
 class LinearDecay:
@@ -55,8 +61,7 @@ class Trainer(nn.Module):
                                                   ngf=config.ngf, ndf=config.ndf, cnn_variant=config.cnn_variant,
                                                   init=config.init, resnet_upsample=config.resnet_upsample)
         self.G = generator.to(device)
-        self.D = build_discriminator(config.normalizer, d_net, K=config.K, eps=config.eps,
-                                     gp_weight=config.gp_weight, clip=config.clip).to(device)
+        self.D = discriminator_for(config, d_net).to(device)
         self.ema_G = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.d_loss, self.g_loss = get_loss(config.loss)
         # Fast path (default on CUDA): the measures of granlib.training.fast_path (``fast_path`` picks a subset, for

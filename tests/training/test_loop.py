@@ -86,7 +86,8 @@ def test_refuses_to_resume_with_changed_hyperparameters(tmp_path):
 
 def test_a_changed_library_default_is_noticed_on_resume(tmp_path, monkeypatch):
     train(preset("tiny", iterations=4, checkpoint_every=2), tmp_path, quiet=True, max_steps=2)
-    monkeypatch.setitem(normalizers.DEFAULT_K_FOR, "gran", 0.5)  # a later version of granlib changes GraN's K
+    later = dataclasses.replace(normalizers.get_normalizer("gran"), default_K=0.5)  # a later granlib's GraN K
+    monkeypatch.setitem(normalizers.registry._REGISTRY, "gran", later)
     with pytest.raises(ConfigMismatchError, match=r"K: 0.1 -> 0.5"):
         train(preset("tiny", iterations=4, checkpoint_every=2), tmp_path, quiet=True)
     train(preset("tiny", iterations=4, checkpoint_every=2, K=0.1), tmp_path, quiet=True)  # the saved K finishes it

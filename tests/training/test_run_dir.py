@@ -11,6 +11,7 @@ from granlib.jsonl import append_jsonl, read_jsonl
 from granlib.training import run_dir as run_dir_module
 from granlib.training.checkpoint import CheckpointError, load_checkpoint
 from granlib.training.config import preset
+from granlib.training.loop import train
 from granlib.training.run_dir import (
     ConfigMismatchError,
     RunDirectoryBusyError,
@@ -18,11 +19,13 @@ from granlib.training.run_dir import (
     checkpoint_path,
     hold_run_dir,
     latest_step,
+    load_discriminator,
     load_ema_generator,
     load_latest_checkpoint,
     prepare_run_dir,
     run_is_finished,
     save_checkpoint,
+    saved_config,
     truncate_jsonl,
 )
 
@@ -176,3 +179,16 @@ def test_a_removed_config_json_does_not_let_another_run_resume(tmp_path):
     with pytest.raises(ConfigMismatchError, match="lr_d"):
         prepare_run_dir(preset("tiny", lr_d=1e-3), tmp_path)
     assert not (tmp_path / "config.json").exists()
+
+
+def test_a_run_written_before_normaliser_options_existed_resumes_and_reloads(tmp_path):
+    config = preset("tiny", iterations=4, checkpoint_every=2)
+    train(config, tmp_path, quiet=True, max_steps=2)
+    path = tmp_path / "config.json"
+    saved = json.loads(path.read_text())
+    del saved["normalizer_options"]  # as granlib wrote config.json before normalisers declared options
+    path.write_text(json.dumps(saved))
+    assert saved_config(tmp_path).normalizer_options == {}
+    train(config, tmp_path, quiet=True)
+    assert run_is_finished(tmp_path) and json.loads(path.read_text())["normalizer_options"] == {}
+    assert load_discriminator(tmp_path).K == 0.1

@@ -1,0 +1,113 @@
+"""The method registry: one declaration per normaliser, read by everything that names, builds or lists one.
+
+A :class:`NormalizerSpec` says what a normaliser is called (in configs and rows, and as its source names it), how
+it is built, its default K and other hyper-parameters, and which GANs the paper builds from it (loss → name). The
+config resolution, the trainer, run-directory reloading, result tables, the ledgers, the cost study, profiles
+(``methods: paper``) and the notebooks' method tables all read :data:`NORMALIZERS`; adding a normaliser is one
+:func:`register_normalizer` call beside its class (see the README's worked example).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from torch import nn
+
+from granlib.losses import LOSS_NAMES, LOSSES
+
+
+@dataclass(frozen=True)
+class NormalizerSpec:
+    """What the library knows of one normaliser."""
+
+    name: str  # the key in configs, profiles ("name/loss"), run directories and rows
+    label: str  # the normaliser as its source names it, e.g. "GraN", "spectral normalisation"
+    build: Callable[..., nn.Module]  # build(net, K=..., **hyperparameters) -> a granlib Discriminator
+    default_K: float  # K when a config leaves it open  # noqa: N815 - the paper's name
+    hyperparameters: Mapping[str, float] = field(default_factory=dict)  # build's other keywords, with defaults
+    method_names: Mapping[str, str] = field(default_factory=dict)  # loss -> the GAN's name in the paper
+    formula: str = ""  # D(x) in LaTeX, for method tables
+    reference: str = ""  # where the normaliser comes from
+    input_gradient: bool = False  # D's forward uses ∇ₓf: the D step double-backprops and D may jump between regions
+    named_with_K: bool = False  # K is part of the method (GraN's K = 1/τ): always shown beside its name
+
+    def __post_init__(self):
+        if not self.default_K > 0:
+            raise ValueError(f"normaliser {self.name!r}: default_K must be > 0, got {self.default_K}")
+        unknown = set(self.method_names) - set(LOSSES)
+        if unknown:
+            raise ValueError(f"normaliser {self.name!r}: method_names has unknown losses {sorted(unknown)}; "
+                             f"losses: {list(LOSSES)}")
+        object.__setattr__(self, "hyperparameters", MappingProxyType(dict(self.hyperparameters)))
+        object.__setattr__(self, "method_names", MappingProxyType(dict(self.method_names)))
+
+    def method_name(self, loss: str) -> str:
+        """The paper's name of this normaliser with ``loss`` ('GraND-GAN'); spelled out where it has none."""
+        return self.method_names.get(loss) or f"{self.label}, {LOSS_NAMES.get(loss, loss)} loss"
+
+
+_REGISTRY: dict[str, NormalizerSpec] = {}
+NORMALIZERS: Mapping[str, NormalizerSpec] = MappingProxyType(_REGISTRY)  # name -> spec, in registration order
+
+
+def register_normalizer(spec: NormalizerSpec) -> NormalizerSpec:
+    """Add ``spec`` to :data:`NORMALIZERS` (a name is registered once); returns it."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"a normaliser named {spec.name!r} is already registered")
+    if "/" in spec.name or not spec.name:
+        raise ValueError(f"normaliser name {spec.name!r}: a non-empty name without '/'")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def unregister_normalizer(name: str) -> None:
+    """Remove a normaliser registered by :func:`register_normalizer` (for code that registers one temporarily)."""
+    _REGISTRY.pop(name, None)
+
+
+def get_normalizer(name: str) -> NormalizerSpec:
+    """The spec registered under ``name``; a ValueError naming the choices otherwise."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown normalizer {name!r}; choose one of {list(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def default_K(normalizer: str) -> float:  # noqa: N802 - the paper's name
+    """K used when none is given: the normaliser's declared default."""
+    return get_normalizer(normalizer).default_K
+
+
+def parse_method(method: str) -> tuple[str, str]:
+    """'gran/ns' -> ('gran', 'ns'), both checked against the registry and :data:`granlib.losses.LOSSES`; a method
+    written without a loss ('gran') takes the non-saturating one."""
+    normalizer, _, loss = method.partition("/")
+    get_normalizer(normalizer)
+    loss = loss or "ns"
+    if loss not in LOSSES:
+        raise ValueError(f"method {method!r}: unknown loss {loss!r}; choose one of {list(LOSSES)}")
+    return normalizer, loss
+
+
+def method_name(normalizer: str, loss: str) -> str:
+    """'GraND-GAN' for ('gran', 'ns'): the paper's name, or the pair spelled out where the paper has none."""
+    return get_normalizer(normalizer).method_name(loss)
+
+
+def paper_methods() -> list[str]:
+    """Every method the registered normalisers declare as a GAN of the paper, as 'normaliser/loss'."""
+    return [f"{spec.name}/{loss}" for spec in _REGISTRY.values() for loss in spec.method_names]
+
+
+def method_table(methods: Iterable[str]) -> str:
+    """A Markdown table of ``methods`` ('normaliser/loss'): the spec, its name, the discriminator and the loss."""
+    lines = ["| profile spec | name | discriminator | loss |", "|---|---|---|---|"]
+    for method in methods:
+        normalizer, loss = parse_method(method)
+        spec = get_normalizer(normalizer)
+        discriminator = f"{spec.label}: {spec.formula}" if spec.formula else spec.label
+        source = f" ({spec.reference})" if spec.reference else ""
+        lines.append(f"| `{normalizer}/{loss}` | **{spec.method_name(loss)}** | {discriminator}{source} | "
+                     f"{LOSS_NAMES[loss]} |")
+    return "\n".join(lines)

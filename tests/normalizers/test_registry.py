@@ -1,0 +1,119 @@
+import dataclasses
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from granlib.losses import LOSSES
+from granlib.normalizers import (
+    NORMALIZERS,
+    Discriminator,
+    NormalizerSpec,
+    build_discriminator,
+    default_K,
+    get_normalizer,
+    method_name,
+    method_table,
+    paper_methods,
+    parse_method,
+    register_normalizer,
+    unregister_normalizer,
+)
+from granlib.training.config import ConfigError, preset, resolve_config
+from granlib.training.loop import train
+from granlib.training.run_dir import load_discriminator, saved_config
+from tests.conftest import conv_net
+
+
+def test_every_built_in_normaliser_is_declared_once_with_a_positive_default_K():
+    assert list(NORMALIZERS) == ["none", "sn", "gp", "wc", "gn", "gran", "gran_inverse", "equivalent"]
+    for name, spec in NORMALIZERS.items():
+        assert spec.name == name and spec.default_K > 0 and spec.label and set(spec.method_names) <= set(LOSSES)
+    assert default_K("gran") == default_K("gran_inverse") == default_K("equivalent") == 0.1
+    assert {default_K(name) for name in ("none", "sn", "gp", "wc", "gn")} == {1.0}
+
+
+def test_the_paper_names_its_gans_from_the_registry():
+    assert method_name("gran", "ns") == "GraND-GAN" and method_name("gran", "wasserstein") == "GraNC-GAN"
+    assert method_name("sn", "ns") == "SNGAN" and method_name("gp", "wasserstein") == "WGAN-GP"
+    assert method_name("equivalent", "hinge") == "GraN's equivalent form, hinge loss"  # no name in the paper
+    assert {"gran/ns", "gran/wasserstein", "sn/ns", "gp/wasserstein", "gn/ns", "none/ns"} <= set(paper_methods())
+
+
+def test_a_method_string_is_parsed_in_one_place():
+    assert parse_method("gran/wasserstein") == ("gran", "wasserstein") and parse_method("sn") == ("sn", "ns")
+    with pytest.raises(ValueError, match="unknown normalizer 'grann'"):
+        parse_method("grann/ns")
+    with pytest.raises(ValueError, match="unknown loss 'lsgan'"):
+        parse_method("gran/lsgan")
+
+
+def test_a_misspelt_hyperparameter_is_refused_and_another_normalisers_is_ignored():
+    with pytest.raises(TypeError, match="clp"):
+        build_discriminator("wc", conv_net(), clp=0.3)
+    disc = build_discriminator("none", conv_net(), eps=1e-3)  # ε belongs to GraN; a config carries it for all
+    assert type(disc) is Discriminator
+
+
+def test_a_name_is_registered_once():
+    with pytest.raises(ValueError, match="already registered"):
+        register_normalizer(dataclasses.replace(get_normalizer("sn")))
+    with pytest.raises(ValueError, match="unknown losses"):
+        NormalizerSpec(name="x", label="x", build=Discriminator, default_K=1.0, method_names={"lsgan": "LSGAN"})
+
+
+class OrthogonalDiscriminator(Discriminator):
+    """D = K·f with β·Σ‖WᵀW − I‖²_F over f's weight matrices added to D's loss (orthogonal regularisation)."""
+
+    def __init__(self, net: nn.Module, K: float, ortho_weight: float = 1e-4):  # noqa: N803
+        super().__init__(net, K)
+        self.ortho_weight = float(ortho_weight)  # β
+
+    def penalty(self, real, fake, alpha=None):
+        total = real.new_zeros(())
+        for p in self.net.parameters():
+            if p.dim() > 1:
+                w = p.flatten(1)
+                total = total + ((w @ w.T - torch.eye(len(w), dtype=w.dtype)) ** 2).sum()
+        return self.ortho_weight * total
+
+
+@pytest.fixture
+def orthogonal():
+    """A normaliser declared here alone, through the public API, and removed afterwards."""
+    spec = NormalizerSpec(name="ortho", label="orthogonal regularisation", build=OrthogonalDiscriminator,
+                          default_K=1.0, hyperparameters={"ortho_weight": 1e-4}, method_names={"ns": "Ortho-GAN"},
+                          formula=r"$D = K f$, plus $\beta\sum\lVert W^\top W - I\rVert_F^2$ in D's loss",
+                          reference="Brock et al. 2017")
+    register_normalizer(spec)
+    yield spec
+    unregister_normalizer("ortho")
+
+
+def test_a_normaliser_declared_in_a_test_trains_and_reloads_with_its_own_option(tmp_path, orthogonal):
+    config = preset("tiny", normalizer="ortho", normalizer_options={"ortho_weight": 0.5}, iterations=3)
+    assert resolve_config(config).normalizer_options == {"ortho_weight": 0.5}
+    assert resolve_config(preset("tiny", normalizer="ortho")).normalizer_options == {"ortho_weight": 1e-4}
+    train(config, tmp_path, quiet=True)
+    assert json.loads((tmp_path / "config.json").read_text())["normalizer_options"] == {"ortho_weight": 0.5}
+    disc = load_discriminator(tmp_path)
+    assert isinstance(disc, OrthogonalDiscriminator) and disc.ortho_weight == 0.5 and disc.name == "ortho"
+    assert saved_config(tmp_path).normalizer == "ortho"
+    assert "| `ortho/ns` | **Ortho-GAN** | orthogonal regularisation" in method_table(["ortho/ns"])
+    assert "ortho/ns" in paper_methods()
+
+
+def test_an_option_the_normaliser_does_not_declare_is_refused_by_name(orthogonal):
+    with pytest.raises(ConfigError, match="normalizer_options.*'gran' takes no \\['ortho_weight'\\]"):
+        resolve_config(preset("tiny", normalizer="gran", normalizer_options={"ortho_weight": 0.5}))
+
+
+def test_every_declared_hyperparameter_reaches_a_reloaded_discriminator(tmp_path):
+    """λ, c and ε as trained, not the declared defaults, in the D that a run directory reloads."""
+    for normalizer, field, value, attribute in [("gp", "gp_weight", 3.0, "gp_weight"), ("wc", "clip", 0.2, "clip"),
+                                                ("gran", "eps", 1e-2, "eps")]:
+        run_dir = tmp_path / normalizer
+        train(preset("tiny", normalizer=normalizer, iterations=1, **{field: value}), run_dir, quiet=True)
+        disc = load_discriminator(run_dir)
+        assert getattr(getattr(disc, "gran", disc), attribute) == value, normalizer
