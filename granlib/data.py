@@ -12,6 +12,7 @@ The data root is, in order: the ``root`` argument (a config's ``data_root``), th
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import math
 import os
 from pathlib import Path
@@ -123,43 +124,62 @@ def _how_to_provide(name: str, root: Path) -> str:
     return hints.get(name.split(":", 1)[0], default)
 
 
+# what torchvision's RuntimeError says when a set's files are absent or fail their checksum (every set here)
+_TORCHVISION_MISSING = "not found or corrupted"
+
+
+def _open_dataset(name: str, root_path: Path, resolution: int, download: bool) -> Dataset:
+    """The file-backed set ``name`` as torchvision opens it (raises whatever torchvision, os or lmdb raise)."""
+    import torchvision.datasets as tvd  # slow to import; the synthetic set does not need it
+
+    base = name.split(":", 1)[0]
+    transform = _transform(resolution, center_crop=140 if name == "celeba" else None)
+    if base == "imagefolder":
+        return tvd.ImageFolder(str(Path(name.split(":", 1)[1]).expanduser()), transform=transform)
+    if name == "cifar10":
+        return tvd.CIFAR10(str(root_path), train=True, download=download, transform=transform)
+    if name == "cifar100":
+        return tvd.CIFAR100(str(root_path), train=True, download=download, transform=transform)
+    if name == "stl10":
+        return tvd.STL10(str(root_path), split="train+unlabeled", download=download, transform=transform)
+    if name == "celeba":
+        # torchvision downloads CelebA through gdown; without it the files must be on disk (else "not found")
+        download = download and importlib.util.find_spec("gdown") is not None
+        return tvd.CelebA(str(root_path), split="all", download=download, transform=transform)
+    if name == "lsun_bedroom":
+        database, export = root_path / "bedroom_train_lmdb", root_path / "lsun_bedroom"
+        if export.is_dir() and not database.exists():
+            return tvd.ImageFolder(str(export), transform=transform)
+        if not database.is_dir():  # LSUN is never downloaded, and without a database lmdb need not be installed
+            raise FileNotFoundError(f"no LMDB database at {database} and no image-folder export at {export}")
+        return tvd.LSUN(str(root_path), classes=["bedroom_train"], transform=transform)
+    raise ValueError(f"unknown dataset {name!r}; choose one of {NAMES} or 'imagefolder:<path>'")
+
+
 def load_dataset(name: str, root: str | os.PathLike | None = None, resolution: int | None = None,
                  download: bool = True) -> Dataset:
-    """The named dataset as (uint8 CHW image, label) pairs at ``resolution`` (default: the dataset's own)."""
-    import torchvision.datasets as tvd  # slow to import; the synthetic set does not need it
-    from torchvision.datasets import ImageFolder
+    """The named dataset as (uint8 CHW image, label) pairs at ``resolution`` (default: the dataset's own).
 
+    Raises DatasetNotFoundError, saying how to provide the set, when its files are absent or unreadable and
+    cannot be downloaded; any other error (a bad argument, a bug in a transform) propagates as it is.
+    """
     base = name.split(":", 1)[0]
     resolution = resolution or NATIVE_RESOLUTION.get(base, 32)
     root_path = data_root(root)
     if name == "synthetic":
         return SyntheticImages(resolution=resolution)
     try:
-        if base == "imagefolder":
-            folder = Path(name.split(":", 1)[1]).expanduser()
-            return ImageFolder(str(folder), transform=_transform(resolution))
-        if name == "cifar10":
-            return tvd.CIFAR10(str(root_path), train=True, download=download, transform=_transform(resolution))
-        if name == "cifar100":
-            return tvd.CIFAR100(str(root_path), train=True, download=download, transform=_transform(resolution))
-        if name == "stl10":
-            return tvd.STL10(str(root_path), split="train+unlabeled", download=download,
-                             transform=_transform(resolution))
-        if name == "celeba":
-            return tvd.CelebA(str(root_path), split="all", download=download,
-                              transform=_transform(resolution, center_crop=140))
-        if name == "lsun_bedroom":
-            export = root_path / "lsun_bedroom"
-            if export.is_dir() and not (root_path / "bedroom_train_lmdb").exists():
-                return ImageFolder(str(export), transform=_transform(resolution))
-            return tvd.LSUN(str(root_path), classes=["bedroom_train"], transform=_transform(resolution))
-    except Exception as error:  # torchvision raises RuntimeError/URLError/FileNotFoundError depending on the set
+        return _open_dataset(name, root_path, resolution, download)
+    except (OSError, RuntimeError) as error:
+        # OSError: os on an absent or unreadable root or folder, urllib offline; a RuntimeError only from
+        # torchvision's check of the set's files
+        if isinstance(error, RuntimeError) and _TORCHVISION_MISSING not in str(error):
+            raise
         where = name.split(":", 1)[1] if base == "imagefolder" else root_path
         raise DatasetNotFoundError(
             f"dataset '{name}' is not available under {where} ({type(error).__name__}: {error}). "
             f"How to provide it: {_how_to_provide(name, root_path)}"
         ) from error
-    raise ValueError(f"unknown dataset {name!r}; choose one of {NAMES} or 'imagefolder:<path>'")
 
 
 def to_float(images: Tensor) -> Tensor:

@@ -122,6 +122,58 @@ def test_missing_dataset_error_names_dataset_root_and_remedy(tmp_path):
     assert "class subfolders" in str(info.value) and "download=True" not in str(info.value)
 
 
+def test_missing_celeba_and_lsun_errors_name_their_files(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="celeba") as info:
+        load_dataset("celeba", root=tmp_path)  # download=True: a download through gdown, if installed, fails offline
+    assert str(tmp_path) in str(info.value) and "img_align_celeba" in str(info.value)
+    with pytest.raises(DatasetNotFoundError, match="bedroom_train_lmdb") as info:
+        load_dataset("lsun_bedroom", root=tmp_path)
+    assert "imagefolder:<path>" in str(info.value)
+
+
+def test_a_folder_without_images_or_an_unreadable_root_is_a_missing_dataset(tmp_path, monkeypatch):
+    (tmp_path / "empty_class").mkdir()
+    with pytest.raises(DatasetNotFoundError, match="class subfolders"):
+        load_dataset(f"imagefolder:{tmp_path}")
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr("torchvision.datasets.CIFAR10", unreadable)
+    with pytest.raises(DatasetNotFoundError, match="Permission denied"):
+        load_dataset("cifar10", root=tmp_path, download=False)
+
+
+def test_errors_other_than_missing_files_propagate_unchanged(tmp_path, monkeypatch):
+    make_image_folder(tmp_path)
+
+    def broken_transform(*args, **kwargs):
+        raise ValueError("a bug in the transform")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("granlib.data._transform", broken_transform)
+        with pytest.raises(ValueError, match="a bug in the transform"):
+            load_dataset(f"imagefolder:{tmp_path}")
+
+    def broken_set(*args, **kwargs):
+        raise RuntimeError("CUDA error: an unrelated failure")  # a RuntimeError that does not say "not found"
+
+    monkeypatch.setattr("torchvision.datasets.CIFAR10", broken_set)
+    with pytest.raises(RuntimeError, match="unrelated failure") as info:
+        load_dataset("cifar10", root=tmp_path, download=False)
+    assert not isinstance(info.value, DatasetNotFoundError)
+
+
+def test_a_decoding_error_is_not_a_missing_dataset(tmp_path):
+    make_image_folder(tmp_path)
+    (tmp_path / "cat" / "9.png").write_bytes(b"not a png")
+    dataset = load_dataset(f"imagefolder:{tmp_path}", resolution=16)  # the files are there: opening succeeds
+    broken = [i for i, (path, _) in enumerate(dataset.samples) if path.endswith("9.png")][0]
+    with pytest.raises(OSError, match="cannot identify image file") as info:
+        dataset[broken]
+    assert not isinstance(info.value, DatasetNotFoundError)
+
+
 def test_data_root_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("GRANLIB_DATA", str(tmp_path))
     assert data_root() == tmp_path

@@ -7,9 +7,10 @@ pytorch-fid's. Weights are looked up, in order:
 1. the ``weights_path`` argument;
 2. the environment variable ``GRANLIB_INCEPTION_WEIGHTS`` (a file path);
 3. the torch hub cache where pytorch-fid keeps them: ``$TORCH_HOME/hub/checkpoints/<file>``;
-4. pytorch-fid's own download (needs network access).
+4. a download of pytorch-fid's release file into that cache (needs network access).
 
-A file named in 1. or 2. that does not exist is an error rather than a reason to use another one.
+A file named in 1. or 2. that does not exist is an error rather than a reason to use another one
+(:class:`WeightsNotFoundError`); a file whose sha256 is not the FID weights' is a :class:`WeightsMismatchError`.
 
 :class:`EffNetLite0Features` is the offline proxy (optional extra ``granlib[proxy]``): EfficientNet-lite0 with
 ImageNet weights shipped in a pip package. Distances computed with it are "FD-EffNetLite0", never FID.
@@ -35,12 +36,16 @@ class WeightsNotFoundError(FileNotFoundError):
     """The FID Inception weights are neither on disk nor downloadable."""
 
 
+class WeightsMismatchError(ValueError):
+    """A weights file is there, but its sha256 is not that of the expected file."""
+
+
 def hub_weights_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
 
 
 def find_inception_weights(weights_path: str | Path | None = None, download: bool = True) -> Path:
-    """The first existing weights file in the documented order; downloads through pytorch-fid as a last resort.
+    """The first existing weights file in the documented order; downloads pytorch-fid's release file as a last resort.
 
     A file named by ``weights_path`` or ``$GRANLIB_INCEPTION_WEIGHTS`` that does not exist is an error, never
     replaced by another file.
@@ -54,15 +59,10 @@ def find_inception_weights(weights_path: str | Path | None = None, download: boo
         return hub_weights_path()
     if download:
         try:
-            from pytorch_fid.inception import FID_WEIGHTS_URL  # pytorch-fid only when downloading
-
-            torch.hub.load_state_dict_from_url(FID_WEIGHTS_URL, progress=False, check_hash=True)
-            if hub_weights_path().is_file():
-                return hub_weights_path()
-        except Exception as error:  # offline: URLError / socket errors
+            _download_inception_weights()
+            return hub_weights_path()
+        except OSError as error:  # offline: URLError, HTTPError and socket errors are OSErrors
             reason = f"{type(error).__name__}: {error}"
-        else:
-            reason = "download did not produce the file"
     else:
         reason = "download disabled"
     raise WeightsNotFoundError(
@@ -72,6 +72,24 @@ def find_inception_weights(weights_path: str | Path | None = None, download: boo
         f"the torch hub cache (or download it from pytorch-fid's GitHub release 'fid_weights'). Without it, use the "
         f"proxy extractor 'effnet_lite0' (pip install granlib[proxy]), whose numbers are not FIDs."
     )
+
+
+def _download_inception_weights() -> None:
+    """pytorch-fid's release file into the torch hub cache, kept only if its sha256 is the expected one."""
+    from pytorch_fid.inception import FID_WEIGHTS_URL  # pytorch-fid only when downloading
+
+    target = hub_weights_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    torch.hub.download_url_to_file(FID_WEIGHTS_URL, str(partial), progress=False)
+    sha256 = sha256_of(partial)
+    if not sha256.startswith(INCEPTION_SHA256_PREFIX):
+        partial.unlink()  # never leave a wrong file where the next lookup would take it
+        raise WeightsMismatchError(
+            f"the file downloaded from {FID_WEIGHTS_URL} is not the FID Inception weights file '{INCEPTION_FILE}': "
+            f"its sha256 is {sha256}, the expected one starts with {INCEPTION_SHA256_PREFIX}; it was discarded"
+        )
+    partial.replace(target)
 
 
 def fid_inception_architecture() -> nn.Module:
@@ -111,8 +129,12 @@ class InceptionFeatures(nn.Module):
         path = find_inception_weights(weights_path, download=download)
         self.weights_sha256 = sha256_of(path)
         if verify and not self.weights_sha256.startswith(INCEPTION_SHA256_PREFIX):
-            raise ValueError(f"{path} has sha256 {self.weights_sha256}, not the FID Inception weights "
-                             f"({INCEPTION_SHA256_PREFIX}…); pass verify=False only for test stubs")
+            raise WeightsMismatchError(
+                f"{path} exists but is not the FID Inception weights file '{INCEPTION_FILE}': its sha256 is "
+                f"{self.weights_sha256}, the expected one starts with {INCEPTION_SHA256_PREFIX} (the digest prefix in "
+                f"the file's name). Replace it with the file from pytorch-fid's release 'fid_weights'; verify=False "
+                f"is for test stubs only"
+            )
         self.net = fid_inception_architecture()
         self.net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         self.eval().requires_grad_(False)

@@ -1,12 +1,17 @@
 import hashlib
+import urllib.error
+from pathlib import Path
 
 import pytest
 import torch
 
+from granlib.evaluation import features as features_module
 from granlib.evaluation.features import (
     INCEPTION_ENV,
+    INCEPTION_SHA256_PREFIX,
     EffNetLite0Features,
     InceptionFeatures,
+    WeightsMismatchError,
     WeightsNotFoundError,
     build_feature_extractor,
     find_inception_weights,
@@ -44,10 +49,59 @@ def test_missing_weights_error_is_actionable(tmp_path, monkeypatch):
 
 def test_weights_found_through_env_and_hash_checked(stub_weights, monkeypatch):
     monkeypatch.setenv("GRANLIB_INCEPTION_WEIGHTS", str(stub_weights))
-    with pytest.raises(ValueError, match="not the FID Inception weights"):
+    with pytest.raises(WeightsMismatchError, match="not the FID Inception weights"):
         InceptionFeatures()  # the stub's sha256 is not the real file's
     features = InceptionFeatures(verify=False)
     assert features.weights_sha256 == hashlib.sha256(stub_weights.read_bytes()).hexdigest()
+
+
+def test_a_file_that_is_not_the_weights_is_a_mismatch_not_a_missing_file(tmp_path, monkeypatch):
+    wrong = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    wrong.write_bytes(b"an html error page saved under the weights' name")
+    monkeypatch.setenv(INCEPTION_ENV, str(wrong))
+    with pytest.raises(WeightsMismatchError) as info:
+        InceptionFeatures()
+    message = str(info.value)
+    assert f"{wrong} exists but is not the FID Inception weights file" in message
+    assert hashlib.sha256(wrong.read_bytes()).hexdigest() in message and INCEPTION_SHA256_PREFIX in message
+    assert isinstance(info.value, ValueError) and not isinstance(info.value, WeightsNotFoundError)
+
+
+def _use_empty_hub(tmp_path, monkeypatch, download):
+    """An empty torch hub cache under tmp_path, whose download is ``download(url, destination)``."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv(INCEPTION_ENV, raising=False)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, dst, **kwargs: download(url, dst))
+
+
+def test_a_download_that_is_not_the_weights_is_discarded_and_reported_as_a_mismatch(tmp_path, monkeypatch):
+    _use_empty_hub(tmp_path, monkeypatch, lambda url, dst: Path(dst).write_bytes(b"a captive portal's page"))
+    with pytest.raises(WeightsMismatchError, match="downloaded from .* is not the FID Inception weights") as info:
+        find_inception_weights()
+    assert hashlib.sha256(b"a captive portal's page").hexdigest() in str(info.value)
+    assert list(hub_weights_path().parent.iterdir()) == []  # nothing left for the next lookup to take
+
+
+def test_a_download_lands_in_the_hub_cache(tmp_path, monkeypatch):
+    _use_empty_hub(tmp_path, monkeypatch, lambda url, dst: Path(dst).write_bytes(b"weights"))
+    monkeypatch.setattr(features_module, "INCEPTION_SHA256_PREFIX", hashlib.sha256(b"weights").hexdigest()[:8])
+    assert find_inception_weights() == hub_weights_path() and hub_weights_path().read_bytes() == b"weights"
+
+
+def test_offline_is_weights_not_found_and_other_download_errors_propagate(tmp_path, monkeypatch):
+    def offline(url, dst):
+        raise urllib.error.URLError("no route to host")
+
+    _use_empty_hub(tmp_path, monkeypatch, offline)
+    with pytest.raises(WeightsNotFoundError, match="URLError.*no route to host"):
+        find_inception_weights()
+
+    def broken(url, dst):
+        raise TypeError("a bug, not a missing file")
+
+    _use_empty_hub(tmp_path, monkeypatch, broken)
+    with pytest.raises(TypeError, match="a bug"):
+        find_inception_weights()
 
 
 def test_lookup_order_argument_then_environment_then_hub_cache(tmp_path, monkeypatch):
