@@ -1,7 +1,7 @@
 import re
 import subprocess
 
-from granlib.study.experiments import REPO_ROOT
+from granlib.project import REPO_ROOT
 
 
 def test_readme_example_runs():
@@ -37,3 +37,17 @@ def test_readme_speed_table_is_the_committed_bench_files():
         report = json.loads((REPO_ROOT / f"results/bench/2026-11-27_H200_{name}.json").read_text())
         for row in markdown_rows(report, label):
             assert row in text, row
+
+
+def test_readme_worked_example_adds_a_normaliser_that_trains_and_is_listed(tmp_path):
+    """The "Adding a normaliser" example, run in its own process (its registration stays there) and folder."""
+    import json
+    import sys
+
+    text = (REPO_ROOT / "README.md").read_text()
+    block = re.search(r"<!-- readme-example: new normaliser.*?-->\s*```python\n(.*?)```", text, re.S).group(1)
+    result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert "| `ortho/ns` | **Ortho-GAN** | orthogonal regularisation" in result.stdout
+    assert "**GraND-GAN**" in result.stdout
+    config = json.loads((tmp_path / "runs" / "ortho" / "config.json").read_text())
+    assert config["normalizer"] == "ortho" and config["normalizer_options"] == {"ortho_weight": 1e-3}

@@ -110,7 +110,7 @@ register_normalizer(NormalizerSpec(
     method_names={"ns": "GAN (no normalisation)"}, formula=r"$D = K f$", reference="Goodfellow et al. 2014"))
 register_normalizer(NormalizerSpec(
     name="sn", label="spectral normalisation", build=SpectralNormDiscriminator, default_K=1.0,
-    method_names={"ns": "SNGAN", "hinge": "SNGAN (hinge)"},
+    method_names={"ns": "SNGAN", "hinge": "SNGAN (hinge)"}, paper_losses=("ns",),
     formula=r"$D = K f_{\mathrm{SN}}$, every layer's weight divided by its spectral norm",
     reference="Miyato et al. 2018"))
 register_normalizer(NormalizerSpec(

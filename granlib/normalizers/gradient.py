@@ -75,6 +75,7 @@ register_normalizer(NormalizerSpec(
     name="gran", label="GraN", build=partial(GradientNormalizedDiscriminator, variant="gran"),
     default_K=GRAN_DEFAULT_K, hyperparameters={"eps": DEFAULT_EPS},
     method_names={"ns": "GraND-GAN", "wasserstein": "GraNC-GAN", "hinge": "GraN-GAN (hinge)"},
+    paper_losses=("ns", "wasserstein"),
     formula=r"$g = K f\lVert\nabla f\rVert/(\lVert\nabla f\rVert^2+\epsilon)$",
     reference="Bhaskara et al. 2022", input_gradient=True, named_with_K=True))
 register_normalizer(NormalizerSpec(

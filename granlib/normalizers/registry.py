@@ -27,7 +27,8 @@ class NormalizerSpec:
     build: Callable[..., nn.Module]  # build(net, K=..., **hyperparameters) -> a granlib Discriminator
     default_K: float  # K when a config leaves it open  # noqa: N815 - the paper's name
     hyperparameters: Mapping[str, float] = field(default_factory=dict)  # build's other keywords, with defaults
-    method_names: Mapping[str, str] = field(default_factory=dict)  # loss -> the GAN's name in the paper
+    method_names: Mapping[str, str] = field(default_factory=dict)  # loss -> the GAN's name (in the paper or its source)
+    paper_losses: tuple[str, ...] | None = None  # the losses of the paper's comparison; None: every named one
     formula: str = ""  # D(x) in LaTeX, for method tables
     reference: str = ""  # where the normaliser comes from
     input_gradient: bool = False  # D's forward uses ∇ₓf: the D step double-backprops and D may jump between regions
@@ -36,12 +37,14 @@ class NormalizerSpec:
     def __post_init__(self):
         if not self.default_K > 0:
             raise ValueError(f"normaliser {self.name!r}: default_K must be > 0, got {self.default_K}")
-        unknown = set(self.method_names) - set(LOSSES)
+        unknown = (set(self.method_names) | set(self.paper_losses or ())) - set(LOSSES)
         if unknown:
-            raise ValueError(f"normaliser {self.name!r}: method_names has unknown losses {sorted(unknown)}; "
+            raise ValueError(f"normaliser {self.name!r}: method_names names unknown losses {sorted(unknown)}; "
                              f"losses: {list(LOSSES)}")
         object.__setattr__(self, "hyperparameters", MappingProxyType(dict(self.hyperparameters)))
         object.__setattr__(self, "method_names", MappingProxyType(dict(self.method_names)))
+        if self.paper_losses is None:
+            object.__setattr__(self, "paper_losses", tuple(self.method_names))
 
     def method_name(self, loss: str) -> str:
         """The paper's name of this normaliser with ``loss`` ('GraND-GAN'); spelled out where it has none."""
@@ -96,8 +99,9 @@ def method_name(normalizer: str, loss: str) -> str:
 
 
 def paper_methods() -> list[str]:
-    """Every method the registered normalisers declare as a GAN of the paper, as 'normaliser/loss'."""
-    return [f"{spec.name}/{loss}" for spec in _REGISTRY.values() for loss in spec.method_names]
+    """The paper's comparison as the registered normalisers declare it (their ``paper_losses``), as
+    'normaliser/loss' in registration order: what a profile's ``methods: [paper]`` stands for."""
+    return [f"{spec.name}/{loss}" for spec in _REGISTRY.values() for loss in spec.paper_losses]
 
 
 def method_table(methods: Iterable[str]) -> str:
