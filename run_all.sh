@@ -31,4 +31,4 @@ if [ "${1:-}" = "--lab" ]; then
   shift
   exec "$PY" -m jupyter lab notebooks/ "$@"
 fi
-exec "$PY" -m granlib.study.runner "$@"
+exec "$PY" -m granlib.study.pipeline.runner "$@"

@@ -8,7 +8,7 @@
 #   5. python -m granlib.bench for the 48×48 and 128×128 configurations;
 #   6. python -m granlib.bench --profile: the costliest ops of the fast path (CNN32, ResNet32);
 #   7. python -m granlib.bench --ablation: the fast path with each of its measures switched off in turn;
-#   table (not in the default list): python -m granlib.study.slots: whole runs of the CIFAR-10 results table
+#   table (not in the default list): python -m granlib.study.pipeline.slots: whole runs of the CIFAR-10 results table
 #      (params/gpu_cifar10.yaml) that fit in GPU_CHECKS_TABLE_MINUTES (default 8), rows and grids to $OUT/results;
 #   long (not in the default list): python -m granlib.bench.long_run, the timed 100k-iteration CNN32 run with periodic
 #      evaluation. It stops with a checkpoint after GPU_CHECKS_LONG_MINUTES (default 8) and the same stage resumes
@@ -75,7 +75,7 @@ for name in $STAGES; do
       tests/training/test_loop.py::test_the_training_loop_does_not_synchronise_between_logs ;;
     # whole runs of the CIFAR-10 table (params/gpu_cifar10.yaml) that fit in the stage's minutes; rows, grids and
     # curves under $OUT/results, to be copied into results/ and committed
-    table) stage $(( ${GPU_CHECKS_TABLE_MINUTES:-8} * 60 + 90 )) "CIFAR-10 table" $PY -m granlib.study.slots \
+    table) stage $(( ${GPU_CHECKS_TABLE_MINUTES:-8} * 60 + 90 )) "CIFAR-10 table" $PY -m granlib.study.pipeline.slots \
       --profile gpu_cifar10 --budget-minutes "${GPU_CHECKS_TABLE_MINUTES:-8}" --set "results_dir=$OUT/results" \
       --set "dataset_override=imagefolder:$DATA/cifar10-jpeg/train" \
       --set "eval_dataset_override=imagefolder:$DATA/cifar10-jpeg/test" ;;

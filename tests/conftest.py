@@ -75,7 +75,7 @@ def extractor(stub_weights):
 @pytest.fixture
 def smoke_profile(tmp_path):
     """A factory: the smoke profile with results and runs under tmp_path and ``changes`` applied; returns its path."""
-    from granlib.study.experiments import load_profile
+    from granlib.study.pipeline.experiments import load_profile
 
     def write(**changes) -> Path:
         params = load_profile("smoke")

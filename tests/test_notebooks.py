@@ -16,9 +16,11 @@ import yaml
 
 from granlib.jsonl import read_jsonl
 from granlib.normalizers import default_K
-from granlib.study import costs, ledger_images, runner
-from granlib.study.experiments import REPO_ROOT, load_profile
-from granlib.study.results import SMOKE_STAMP, load_rows
+from granlib.project import REPO_ROOT
+from granlib.study.ledger import costs, images
+from granlib.study.pipeline import runner
+from granlib.study.pipeline.experiments import load_profile
+from granlib.study.pipeline.results import SMOKE_STAMP, load_rows
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 KERNEL = {"name": "granlib", "display_name": "Python (granlib)", "language": "python"}
@@ -36,6 +38,16 @@ def test_notebooks_are_stored_without_outputs_and_name_the_granlib_kernel():
             assert "dataset = " in "".join(tagged[0]["source"]), path.name
         assert notebook["metadata"]["kernelspec"] == KERNEL, path.name
         assert notebook["metadata"]["language_info"]["name"] == "python", path.name
+
+
+def test_the_claims_ledger_notebook_is_a_readers_notebook():
+    """Notebook 40 calls the ledger room: at most 100 lines of code over all its cells, one set-up call, no guards
+    against missing rows, and markdown before every code cell."""
+    cells = json.loads((REPO_ROOT / "notebooks" / "40_claims_ledger.ipynb").read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    assert sum(1 for source in code for line in source.splitlines() if line.strip()) <= 100
+    assert sum(source.count("ledger_notebook_setup(") for source in code) == 1 and "if len(" not in "".join(code)
+    assert all(cells[i - 1]["cell_type"] == "markdown" for i, c in enumerate(cells) if c["cell_type"] == "code")
 
 
 def test_papermill_reads_every_parameter():
@@ -99,7 +111,7 @@ def test_the_ledger_notebook_runs_a_stamped_miniature_of_every_experiment(smoke_
     for name in ("ledger.md", "ledger_images.md", "ledger_costs.md"):
         assert SMOKE_STAMP in (ledger_dir / name).read_text(), name
     image_rows = read_jsonl(ledger_dir / "ledger_images.jsonl")
-    assert len(image_rows) == len(ledger_images.METHODS) * 2 and {r["profile"] for r in image_rows} == {"ledger-smoke"}
+    assert len(image_rows) == len(images.METHODS) * 2 and {r["profile"] for r in image_rows} == {"ledger-smoke"}
     cost_rows = read_jsonl(ledger_dir / "costs.jsonl")
     assert {(r["method"], r["form"]) for r in cost_rows} == {
         (m.split("/")[0], form) for m in costs.METHODS for form in costs.FORMS}

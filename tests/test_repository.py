@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from granlib.study.experiments import REPO_ROOT
+from granlib.project import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "granlib"
 
@@ -91,11 +91,25 @@ def test_granlib_has_no_import_cycle():
 
 
 LAYERS = {"granlib.evaluation": {"granlib.training", "granlib.study", "granlib.bench"},
-          "granlib.training": {"granlib.study", "granlib.bench"}, "granlib.study": {"granlib.bench"}}
+          "granlib.training": {"granlib.study", "granlib.bench"}, "granlib.study": {"granlib.bench"},
+          "granlib.study.instruments": {"granlib.study.pipeline", "granlib.study.ledger"},
+          "granlib.study.pipeline": {"granlib.study.ledger"}}
+STUDY_ROOMS = ("instruments", "pipeline", "ledger")
+
+
+def test_the_layer_check_sees_a_room_that_imports_a_later_one():
+    def forbidden(module: str) -> set[str]:
+        return {f for package, fs in LAYERS.items() if module.startswith(package) for f in fs}
+
+    assert forbidden("granlib.study.instruments.toy") == {"granlib.study.pipeline", "granlib.study.ledger",
+                                                          "granlib.bench"}
+    assert forbidden("granlib.study.pipeline.runner") == {"granlib.study.ledger", "granlib.bench"}
+    assert forbidden("granlib.study.ledger.images") == {"granlib.bench"}  # the ledger may import both other rooms
 
 
 def test_sub_packages_import_only_what_their_docstrings_allow():
-    """The layering: evaluation < training < study < bench; the top-level modules import no sub-package but models."""
+    """The layering: evaluation < training < study < bench, and inside study instruments < pipeline < ledger; the
+    top-level modules import no sub-package but models."""
     for module, imported in import_graph().items():
         for package, forbidden in LAYERS.items():
             if module.startswith(package):
@@ -110,10 +124,17 @@ def test_sub_packages_import_only_what_their_docstrings_allow():
 def test_the_package_shows_its_architecture():
     top_level = [p.name for p in PACKAGE.glob("*.py")]
     assert len(top_level) <= 10, top_level
-    for package in ("models", "training", "evaluation", "study", "bench"):
+    for package in ("models", "training", "evaluation", "study", "bench", *(f"study/{r}" for r in STUDY_ROOMS)):
         init = PACKAGE / package / "__init__.py"
         doc = ast_docstring(init)
         assert doc and len(doc) > 80, f"granlib/{package}/__init__.py needs a docstring saying what lives there"
+    study = ast_docstring(PACKAGE / "study" / "__init__.py")
+    assert all(f"``{room}``" in study for room in STUDY_ROOMS), "granlib/study/__init__.py names its three rooms"
+    assert not [p.name for p in (PACKAGE / "study").glob("*.py") if p.name != "__init__.py"], "study: rooms only"
+    for room in STUDY_ROOMS:
+        doc = ast_docstring(PACKAGE / "study" / room / "__init__.py")
+        assert "May import" in doc, f"granlib/study/{room}/__init__.py says what it may import"
+        assert all(f"study.{other}" in doc for other in STUDY_ROOMS if other != room), f"{room}: the other rooms"
 
 
 def ast_docstring(path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from granlib.study.experiments import REPO_ROOT
+from granlib.project import REPO_ROOT
 
 MARKER = ".granlib-setup-complete"
 

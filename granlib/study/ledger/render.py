@@ -1,0 +1,53 @@
+"""A ledger table as the reader gets it: ``<name>.md`` and ``<name>.html``, the rule first, then the verdicts per
+claim and one line per claim setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from granlib.study.ledger.verdicts import RULE, VERDICTS
+from granlib.study.pipeline.results import SMOKE_STAMP
+
+NUMERIC_COLUMNS = ("estimate", "low", "high", "intervals", "reference")  # for figures; not in the rendered table
+
+
+def verdict_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Claims by verdict: how many settings of each claim got each verdict (every verdict a column)."""
+    counts = pd.crosstab(table.claim, pd.Categorical(table.verdict, categories=VERDICTS), dropna=False)
+    counts.columns.name = "verdicts"
+    return counts
+
+
+def verdict_sentences(table: pd.DataFrame) -> list[str]:
+    """Each claim's verdicts in words: 'P1 (GraN makes D …): supported in 4 of 4 settings.'"""
+    sentences = []
+    for claim, part in table.groupby("claim", sort=False):
+        counts = part.verdict.value_counts()
+        found = ", ".join(f"{verdict} in {counts[verdict]}" for verdict in VERDICTS if verdict in counts)
+        sentences.append(f"{claim} ({part.statement.iloc[0]}): {found} of {len(part)} setting"
+                         f"{'' if len(part) == 1 else 's'}.")
+    return sentences
+
+
+def render(table: pd.DataFrame, out_dir: str | Path, smoke: bool, min_n: int, title: str, summary: str,
+           name: str, rule: str = RULE) -> list[Path]:
+    """<name>.md and <name>.html in ``out_dir``: ``title``, the smoke stamp when ``smoke``, ``summary`` (what the
+    rows are), the rule, the verdicts per claim, then one line per claim setting with its computed verdict."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shown = table.drop(columns=list(NUMERIC_COLUMNS))
+    counts = verdict_counts(shown)
+    head = (f"# {title}\n\n{'**' + SMOKE_STAMP + '**' + chr(10) * 2 if smoke else ''}"
+            f"{summary}. Verdicts need ≥ {min_n} seeds per group.\n\n"
+            f"**Rule (fixed before the runs).** {rule}\n\n")
+    escaped = shown.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)  # a | would split a cell
+    md = head + "## Verdicts per claim\n\n" + counts.to_markdown() + "\n\n## Ledger\n\n" + escaped.to_markdown(
+        index=False) + "\n"
+    (out_dir / f"{name}.md").write_text(md)
+    html = (f"<h1>{title}</h1>{'<p><b>' + SMOKE_STAMP + '</b></p>' if smoke else ''}"
+            f"<p>{summary}; verdicts need ≥ {min_n} seeds per group.</p><p><b>Rule.</b> {rule}</p>"
+            f"<h2>Verdicts per claim</h2>{counts.to_html()}<h2>Ledger</h2>{shown.to_html(index=False)}")
+    (out_dir / f"{name}.html").write_text(html)
+    return [out_dir / f"{name}.md", out_dir / f"{name}.html"]

@@ -1,0 +1,148 @@
+"""Figures for the notebooks: one theme, training curves, sample grids beside real data, and mean ± std bars."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from torchvision.utils import make_grid
+
+from granlib.data import DatasetNotFoundError, load_dataset
+from granlib.study.pipeline.results import SMOKE_STAMP, method_label
+from granlib.training.run_dir import read_jsonl, saved_config
+
+# (stats.jsonl key, panel title, y-axis label); what each panel of training_curves shows
+CURVES = [("loss_d", "Discriminator loss", "loss (nats; W critic: score)"),
+          ("loss_g", "Generator loss", "loss (nats; W critic: score)"),
+          ("max_abs_d", "Largest |D(x)| in the batch", "max |D(x)| (logit)"),
+          ("grad_f_mean", "Gradient norm of the raw net f", "mean ‖∇ₓf‖"),
+          ("grad_d_mean", "Gradient norm of the normalised D", "mean ‖∇ₓD‖")]
+
+
+def apply_theme() -> None:
+    """The one look of every figure: seaborn's whitegrid at notebook scale; saved files keep their titles."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 120, "savefig.bbox": "tight", "axes.titlesize": 11,
+                         "axes.labelsize": 10, "legend.fontsize": 9, "figure.titlesize": 13})
+
+
+def read_stats(run_dir: str | Path) -> pd.DataFrame:
+    """A run's stats.jsonl as a table, one row per logged step."""
+    return pd.DataFrame(read_jsonl(Path(run_dir, "stats.jsonl")))
+
+
+def stamp(fig: plt.Figure, smoke: bool) -> plt.Figure:
+    """Mark smoke-profile figures so they are never mistaken for results."""
+    if smoke:
+        fig.text(0.5, 0.5, SMOKE_STAMP, ha="center", va="center", fontsize=28, color="red", alpha=0.25, rotation=20)
+    return fig
+
+
+def run_label(run_dir: str | Path) -> str:
+    """'GraND-GAN, K=0.1, seed 0' from a run directory's config.json."""
+    config = saved_config(run_dir)
+    return f"{method_label(config.normalizer, config.loss, config.K)}, seed {config.seed}"
+
+
+def iteration_of(sample_path: str | Path) -> str:
+    """'iteration 10 000' from a sample grid named step_0010000.png."""
+    digits = re.findall(r"\d+", Path(sample_path).stem)
+    return f"iteration {int(digits[-1]):,}".replace(",", " ") if digits else Path(sample_path).stem
+
+
+def training_curves(run_dirs: dict[str, Path], smoke: bool = False, title: str | None = None) -> plt.Figure:
+    """Losses, D's largest output, ‖∇f‖ and ‖∇D‖ against the generator iteration, one line per run."""
+    fig, axes = plt.subplots(1, len(CURVES), figsize=(4 * len(CURVES), 3.6))
+    for label, run_dir in run_dirs.items():
+        stats = read_stats(run_dir)
+        for ax, (key, _, _) in zip(axes, CURVES):
+            ax.plot(stats.step, stats[key], label=label)
+    for ax, (_, panel, ylabel) in zip(axes, CURVES):
+        ax.set_title(panel)
+        ax.set_xlabel("generator iteration")
+        ax.set_ylabel(ylabel)
+    axes[3].set_yscale("log")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), bbox_to_anchor=(0.5, -0.02))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.08 + 0.04 * ((len(labels) - 1) // 4), 1, 1))
+    return stamp(fig, smoke)
+
+
+def real_grid(run_dir: str | Path, n: int = 64) -> np.ndarray | None:
+    """An 8×8 grid of the images a run trained on (HWC in [0, 1]); None when the data cannot be read here."""
+    config = saved_config(run_dir)
+    try:
+        data = load_dataset(config.dataset, config.data_root, config.resolution, download=False)
+    except (DatasetNotFoundError, OSError):
+        return None
+    chosen = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n].tolist()
+    images = torch.stack([data[i][0] for i in chosen]).float() / 255.0
+    return make_grid(images, nrow=8, padding=2, pad_value=1.0).permute(1, 2, 0).numpy()
+
+
+def sample_grids(run_dirs: dict[str, Path], smoke: bool = False, real: np.ndarray | None = None,
+                 real_label: str = "real data") -> plt.Figure:
+    """The last EMA sample grid of each run, captioned '<method>, seed s, iteration i', after the real images."""
+    panels = ([(real_label, real)] if real is not None else []) + [
+        (f"{run_label(run_dir)}\n{iteration_of(last)}", plt.imread(last))
+        for run_dir in run_dirs.values() for last in [sorted(Path(run_dir, "samples").glob("*.png"))[-1]]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 4.2), squeeze=False)
+    for ax, (caption, image) in zip(axes[0], panels):
+        ax.imshow(image)
+        ax.set_title("\n".join(textwrap.fill(line, 34) for line in caption.split("\n")), fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    return stamp(fig, smoke)
+
+
+def mean_std_bars(summary: pd.DataFrame, metric: str, smoke: bool = False, title: str | None = None) -> plt.Figure:
+    """One horizontal bar per (dataset, method, K): the mean over seeds with a ± std error bar.
+
+    ``summary`` has columns ``dataset``, ``label`` (method and K as the paper names them), ``mean``, ``std`` and
+    ``seeds``: :func:`granlib.study.pipeline.results.summary_table`'s, its ``fd_mean`` and ``fd_std`` as ``mean`` and
+    ``std``."""
+    labels = [f"{d}: {m} ({n} seed{'' if n == 1 else 's'})"
+              for d, m, n in zip(summary.dataset, summary.label, summary.seeds)]
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * len(summary)))
+    ax.barh(labels, summary["mean"], xerr=summary["std"].fillna(0), capsize=4, color=sns.color_palette()[0])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric}, mean ± std over seeds (lower is better)")
+    ax.set_title(title or f"{metric} per method")
+    fig.tight_layout()
+    return stamp(fig, smoke)
+
+
+def k_sweep_curves(sweep: dict[tuple[str, float, int], Path], seed: int, smoke: bool = False,
+                   title: str | None = None) -> plt.Figure:
+    """Per method (row): D loss, G loss and max |D(x)| against the iteration, one line per K, for one seed.
+
+    ``sweep`` maps (method spec 'normalizer/loss', K, seed) to a run directory."""
+    methods = list(dict.fromkeys(m for m, _, _ in sweep))
+    panels = [CURVES[0], CURVES[1], CURVES[2]]
+    fig, axes = plt.subplots(len(methods), len(panels), figsize=(13, 3.4 * len(methods)), squeeze=False)
+    for row, method in enumerate(methods):
+        name = method_label(*(method.split("/") + ["ns"])[:2])
+        for (spec, k, s), run_dir in sweep.items():
+            if spec != method or s != seed:
+                continue
+            stats = read_stats(run_dir)
+            for ax, (key, _, _) in zip(axes[row], panels):
+                ax.plot(stats.step, stats[key], label=f"K = {k:g}")
+        for ax, (_, panel, ylabel) in zip(axes[row], panels):
+            ax.set_title(f"{name}: {panel[0].lower()}{panel[1:]}")
+            ax.set_xlabel("generator iteration")
+            ax.set_ylabel(ylabel)
+        axes[row, 2].set_yscale("log")
+        axes[row, 0].legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return stamp(fig, smoke)
