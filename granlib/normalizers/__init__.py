@@ -4,8 +4,9 @@ Every normaliser wraps a raw discriminator ``net`` (f: images -> one score per s
 :class:`Discriminator` with one interface (``forward``, ``penalty``, ``after_step``), and is declared by a
 :class:`NormalizerSpec` beside its class: its names, default K and hyper-parameters, and the GANs the paper builds
 from it. :data:`NORMALIZERS` maps names to specs; :func:`build_discriminator` is the one code path from a name to a
-discriminator. Built in: ``none``, ``sn``, ``gp``, ``wc`` (:mod:`.discriminators`) and ``gn``, ``gran``,
-``gran_inverse``, ``equivalent`` (:mod:`.gradient`); ``method_table(paper_methods())`` lists them as the paper does.
+discriminator. Built in, declared in one table (:mod:`.builtin`, with the reasons for their default K): ``none``,
+``sn``, ``gp``, ``wc`` (:mod:`.discriminators`) and ``gn``, ``gran``, ``gran_inverse``, ``equivalent``
+(:mod:`.gradient`); ``method_table(paper_methods())`` lists them as the paper does.
 
 May import the top-level modules (``gran``, ``losses``); nothing else of granlib.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from granlib.normalizers import builtin  # noqa: F401 - registers the built-in normalisers
 from granlib.normalizers.discriminators import (
     DEFAULT_CLIP,
     DEFAULT_GP_WEIGHT,

@@ -1,8 +1,8 @@
 """The plain discriminator D = K·f and the baselines that constrain f itself: spectral normalisation, the gradient
-penalty and weight clipping (each registered beside its class).
+penalty and weight clipping.
 
 K scales every baseline's output, D = K·f, as in the paper's study of K: with SN (and, softly, with GP/WC) f is
-about 1-Lipschitz, so K·f is about K-Lipschitz. Their default K is 1, their published form D = f.
+about 1-Lipschitz, so K·f is about K-Lipschitz. Their declarations (names, default K) are in :mod:`.builtin`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from granlib.gran import per_sample_norm
-from granlib.normalizers.registry import NormalizerSpec, register_normalizer
 
 DEFAULT_GP_WEIGHT = 10.0  # λ of WGAN-GP (Gulrajani et al. 2017)
 DEFAULT_CLIP = 0.01  # c of WGAN weight clipping (Arjovsky et al. 2017)
@@ -104,21 +103,3 @@ class WeightClippingDiscriminator(Discriminator):
         for p in self.net.parameters():
             p.clamp_(-self.clip, self.clip)
 
-
-register_normalizer(NormalizerSpec(
-    name="none", label="no normalisation", build=Discriminator, default_K=1.0,
-    method_names={"ns": "GAN (no normalisation)"}, formula=r"$D = K f$", reference="Goodfellow et al. 2014"))
-register_normalizer(NormalizerSpec(
-    name="sn", label="spectral normalisation", build=SpectralNormDiscriminator, default_K=1.0,
-    method_names={"ns": "SNGAN", "hinge": "SNGAN (hinge)"}, paper_losses=("ns",),
-    formula=r"$D = K f_{\mathrm{SN}}$, every layer's weight divided by its spectral norm",
-    reference="Miyato et al. 2018"))
-register_normalizer(NormalizerSpec(
-    name="gp", label="gradient penalty", build=GradientPenaltyDiscriminator, default_K=1.0,
-    hyperparameters={"gp_weight": DEFAULT_GP_WEIGHT}, method_names={"wasserstein": "WGAN-GP"},
-    formula=r"$D = K f$, plus $\lambda\,\mathbb E(\lVert\nabla f(\hat x)\rVert-1)^2$ in D's loss",
-    reference="Gulrajani et al. 2017"))
-register_normalizer(NormalizerSpec(
-    name="wc", label="weight clipping", build=WeightClippingDiscriminator, default_K=1.0,
-    hyperparameters={"clip": DEFAULT_CLIP}, method_names={"wasserstein": "WGAN (weight clipping)"},
-    formula=r"$D = K f$, every weight clipped to $[-c, c]$", reference="Arjovsky et al. 2017"))

@@ -2,24 +2,16 @@
 GN-GAN's f/(‖∇f‖+|f|), and GraN's "equivalent" form without f's offset. Their D step double-backprops through
 ∇ₓf; their generator step holds ‖∇ₓf‖ constant (exact a.e., see :mod:`granlib.gran`).
 
-**GraN's default K = 0.1 (τ = 10).** In short full-width CIFAR-10 runs with the standard CNN and the
-non-saturating loss, K = 1 collapsed (|g| ≈ 28, grey samples) where K = 0.1 trained; the committed CPU K sweep
-(``results/rows/k_sweep.jsonl``, notebook 20) is where the choice is re-examined with the data behind it. The
-equivalent form takes GraN's K (its ∇ₓD is GraN's on each region); GN-GAN's g = f/(‖∇f‖+|f|) has no scale, so 1.
+Their declarations (names, default K) are in :mod:`.builtin`.
 """
 
 from __future__ import annotations
-
-from functools import partial
 
 import torch
 from torch import Tensor, nn
 
 from granlib.gran import DEFAULT_EPS, GraN, per_sample_norm
 from granlib.normalizers.discriminators import Discriminator
-from granlib.normalizers.registry import NormalizerSpec, register_normalizer
-
-GRAN_DEFAULT_K = 0.1  # K = 1/τ of GraN and its forms; see the module docstring
 
 
 class GradientNormalizedDiscriminator(Discriminator):
@@ -66,26 +58,3 @@ class EquivalentDiscriminator(Discriminator):
         # gradient checks then see every parameter)
         return self.K * inner / n + 0 * f
 
-
-register_normalizer(NormalizerSpec(
-    name="gn", label="gradient normalisation", build=partial(GradientNormalizedDiscriminator, variant="gn"),
-    default_K=1.0, method_names={"ns": "GN-GAN"},
-    formula=r"$D = K f/(\lVert\nabla f\rVert+\lvert f\rvert)$", reference="Wu et al. 2021", input_gradient=True))
-register_normalizer(NormalizerSpec(
-    name="gran", label="GraN", build=partial(GradientNormalizedDiscriminator, variant="gran"),
-    default_K=GRAN_DEFAULT_K, hyperparameters={"eps": DEFAULT_EPS},
-    method_names={"ns": "GraND-GAN", "wasserstein": "GraNC-GAN", "hinge": "GraN-GAN (hinge)"},
-    paper_losses=("ns", "wasserstein"),
-    formula=r"$g = K f\lVert\nabla f\rVert/(\lVert\nabla f\rVert^2+\epsilon)$",
-    reference="Bhaskara et al. 2022", input_gradient=True, named_with_K=True))
-register_normalizer(NormalizerSpec(
-    name="gran_inverse", label="GraN with R(n) = 1/(n+ε)",
-    build=partial(GradientNormalizedDiscriminator, variant="inverse"), default_K=GRAN_DEFAULT_K,
-    hyperparameters={"eps": DEFAULT_EPS}, method_names={"ns": "GraND-GAN, 1/(n+ε) ablation"},
-    formula=r"$g = K f/(\lVert\nabla f\rVert+\epsilon)$", reference="the paper's ablation of R",
-    input_gradient=True, named_with_K=True))
-register_normalizer(NormalizerSpec(
-    name="equivalent", label="GraN's equivalent form", build=EquivalentDiscriminator, default_K=GRAN_DEFAULT_K,
-    hyperparameters={"eps": DEFAULT_EPS},
-    formula=r"$D = K\langle\nabla f/\lVert\nabla f\rVert, x\rangle$ (GraN without $f$'s offset)",
-    reference="GraN's piecewise-linear form", input_gradient=True, named_with_K=True))

@@ -5,13 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from granlib.losses import LOSSES
 from granlib.normalizers import (
-    NORMALIZERS,
     Discriminator,
     NormalizerSpec,
     build_discriminator,
-    default_K,
     get_normalizer,
     method_name,
     method_table,
@@ -24,14 +21,6 @@ from granlib.training.config import ConfigError, preset, resolve_config
 from granlib.training.loop import train
 from granlib.training.run_dir import load_discriminator, saved_config
 from tests.conftest import conv_net
-
-
-def test_every_built_in_normaliser_is_declared_once_with_a_positive_default_K():
-    assert list(NORMALIZERS) == ["none", "sn", "gp", "wc", "gn", "gran", "gran_inverse", "equivalent"]
-    for name, spec in NORMALIZERS.items():
-        assert spec.name == name and spec.default_K > 0 and spec.label and set(spec.method_names) <= set(LOSSES)
-    assert default_K("gran") == default_K("gran_inverse") == default_K("equivalent") == 0.1
-    assert {default_K(name) for name in ("none", "sn", "gp", "wc", "gn")} == {1.0}
 
 
 def test_the_paper_names_its_gans_from_the_registry():
@@ -118,3 +107,21 @@ def test_every_declared_hyperparameter_reaches_a_reloaded_discriminator(tmp_path
         train(preset("tiny", normalizer=normalizer, iterations=1, **{field: value}), run_dir, quiet=True)
         disc = load_discriminator(run_dir)
         assert getattr(getattr(disc, "gran", disc), attribute) == value, normalizer
+
+
+def test_a_normaliser_declared_in_a_test_reaches_a_results_row_a_table_and_the_method_list(orthogonal,
+                                                                                            smoke_profile):
+    """End to end, with nothing but this file: train on the tiny smoke nets, evaluate into a results row, render
+    the notebook's summary table and its method list."""
+    from granlib.study.pipeline.experiments import resolve_params, run_and_evaluate
+    from granlib.study.pipeline.results import compact_table, load_rows, summary_table, to_html
+
+    params = resolve_params(str(smoke_profile(iterations=2, n_eval=8, n_real=8)), methods=["ortho/ns", "paper"])
+    assert "ortho/ns" in paper_methods() and params["methods"] == ["ortho/ns", *paper_methods()[:-1]]  # each once
+    run_dir = run_and_evaluate("cifar10", "ortho/ns", 0, params)
+    assert run_dir.name == "ortho-ns-K1-ortho_weight0.0001-s0"  # named from the resolved K and option
+    rows = load_rows(params["results_dir"])
+    assert rows.method.tolist() == ["ortho"] and rows.normalizer_options.tolist() == ['{"ortho_weight": 0.0001}']
+    html = to_html(*compact_table(summary_table(rows)))
+    assert "Ortho-GAN" in html and "ortho" not in html.replace("Ortho-GAN", "")
+    assert "| `ortho/ns` | **Ortho-GAN** |" in method_table(params["methods"])

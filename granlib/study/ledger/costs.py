@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from granlib.normalizers import NORMALIZERS, paper_methods, parse_method
 from granlib.project import project_root
 from granlib.study.ledger.claims import threshold, verdict_table
 from granlib.study.ledger.images import DATASET, PROFILES, study_params
@@ -53,9 +54,15 @@ from granlib.training.trainer import Trainer
 
 FORMS = {"double_backprop": False, "held_constant": True}  # form → FastPath.cheap_generator_step
 FORM_LABELS = {"double_backprop": "by double backprop", "held_constant": "with ‖∇f‖ held constant"}  # "G step …"
-# Every (normaliser, loss) of the library, as the paper and its baselines pair them: C2 is about each one's step.
-METHODS = ("none/ns", "sn/ns", "wc/wasserstein", "gp/wasserstein", "gn/ns", "gran/ns", "gran/wasserstein",
-           "gran_inverse/ns", "equivalent/ns")
+
+
+def cost_methods() -> list[str]:
+    """Every registered normaliser, with the losses of the paper's comparison (non-saturating where it is in none):
+    C2 is about each one's step, so a newly registered normaliser is timed too."""
+    unpaired = [f"{name}/ns" for name, spec in NORMALIZERS.items() if not spec.paper_losses]
+    return [*paper_methods(), *unpaired]
+
+
 # One timing repeat of one (method, form) at one size on one device under one profile.
 COST_ROWS = RowSchema(key=("method", "loss", "form", "repeat", "resolution", "ngf", "ndf", "batch_size_d",
                            "batch_size_g", "n_dis", "cnn_variant", "device", "profile"),
@@ -69,7 +76,7 @@ COST_SETTINGS = load_profiles("costs")  # repeats and steps per profile; the net
 
 def build_trainer(method: str, form: str, params: dict, device: torch.device) -> Trainer:
     """The study's trainer for ``method`` on the reference path except for the G-step ``form``."""
-    normalizer, _, loss = method.partition("/")
+    normalizer, loss = parse_method(method)
     config = make_config(DATASET, normalizer, loss, None, 0, params).replace(device=str(device), fast=True,
                                                                              cuda_graph=False)
     fast_path = replace(FastPath.off(), cheap_generator_step=FORMS[form])
@@ -150,12 +157,12 @@ def measure(profile_name: str, log=print) -> list[dict]:
     settings, costs = PROFILES[profile_name], COST_SETTINGS[profile_name]
     params = study_params(profile_name)
     device = resolve_device(settings["device"])
-    configs = [(method, form) for method in METHODS for form in FORMS]
+    configs = [(method, form) for method in cost_methods() for form in FORMS]
     trainers = {key: build_trainer(*key, params, device) for key in configs}
     for trainer in trainers.values():
         timed_steps(trainer, 1)  # warm-up: allocator, optimiser state, autotuning
     memory = {key: (peak_bytes(t, "d"), peak_bytes(t, "g")) for key, t in trainers.items()}
-    gaps = {method: generator_gradient_gap(method, params, costs["gap_batches"]) for method in METHODS}
+    gaps = {method: generator_gradient_gap(method, params, costs["gap_batches"]) for method in cost_methods()}
     times: dict[tuple, list[tuple[float, float]]] = {key: [] for key in configs}
     for _ in range(costs["repeats"]):  # round-robin: load from elsewhere falls on every configuration alike
         for key, trainer in trainers.items():
@@ -166,7 +173,7 @@ def measure(profile_name: str, log=print) -> list[dict]:
                  date=datetime.now(timezone.utc).isoformat(timespec="seconds"), git_commit=git_commit(),
                  profile=f"costs-{profile_name}", source=SOURCE)
     for (method, form), repeats in times.items():
-        normalizer, _, loss = method.partition("/")
+        normalizer, loss = parse_method(method)
         config = trainers[(method, form)].config
         for repeat, (d_seconds, g_seconds) in enumerate(repeats):
             rows.append({"method": normalizer, "loss": loss, "form": form, "repeat": repeat,
@@ -191,7 +198,7 @@ GAP_TOLERANCE = 1e-9  # float64: a relative gradient difference above this is mo
 
 
 def select(rows: pd.DataFrame, method: str, form: str) -> pd.DataFrame:
-    normalizer, _, loss = method.partition("/")
+    normalizer, loss = parse_method(method)
     return rows[(rows.method == normalizer) & (rows.loss == loss) & (rows.form == form)]
 
 

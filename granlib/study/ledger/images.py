@@ -43,7 +43,7 @@ import torch
 from torchvision.utils import make_grid
 
 from granlib.data import load_dataset, to_float
-from granlib.normalizers import default_K
+from granlib.normalizers import default_K, get_normalizer, parse_method
 from granlib.project import project_root
 from granlib.study.instruments.measurements import measure_discriminator
 from granlib.study.instruments.seeds import StudySeeds
@@ -59,7 +59,6 @@ from granlib.training.run_dir import load_discriminator, load_ema_generator, rea
 
 # The paper's comparison: GraN with both losses against each baseline it names, at each normaliser's default K.
 METHODS = ("gran/ns", "gran/wasserstein", "sn/ns", "gp/wasserstein", "gn/ns", "none/ns")
-JUMP_NORMALIZERS = ("gn", "gran", "gran_inverse", "equivalent")  # D built on ∇ₓf: where C3's jumps can occur
 DATASET = "cifar10"  # what the image folder stands for (rows carry its variant label)
 ROWS_FILE = "ledger_images.jsonl"
 PILOT_CURVES_FILE = "pilot_curves.jsonl"
@@ -112,7 +111,7 @@ def estimated_seconds(profile: str) -> float:
     device = settings["device"]
     total = 0.0
     for method, seed in plan(settings["seeds"], methods_of(profile)):
-        normalizer = method.split("/")[0]
+        normalizer, _ = parse_method(method)
         rate = SECONDS_PER_ITERATION.get((device, normalizer), SECONDS_PER_ITERATION.get((device, None), 0.1))
         evaluations = 2 + (seed in settings.get("noise_seeds", ()))  # EMA-G, raw G (and the noise repeat)
         total += settings["iterations"] * rate + evaluations * settings["n_eval"] * SECONDS_PER_EVALUATED_IMAGE[device]
@@ -182,7 +181,8 @@ def measure_run(run_dir: Path, settings: dict, params: dict, seed: int, samples_
                diversity_generated=sample_diversity(fake[:n]), diversity_real=sample_diversity(real[:n]))
     if settings.get("measure", True):  # P1-P3 and C3 on the trained D; C3 only where D is built on ∇ₓf
         points = settings["n_points"]
-        segments = settings["segments"] if config.normalizer in JUMP_NORMALIZERS else None  # a minute of CPU a run
+        jumps = get_normalizer(config.normalizer).input_gradient  # D built on ∇ₓf: where C3's jumps can occur
+        segments = settings["segments"] if jumps else None  # the segments cost a minute of CPU a run
         measured = measure_discriminator(load_discriminator(run_dir), real[:points], fake[:points], box=1.0,
                                          seed=seeds.measurement, segments=segments,
                                          segment_points=settings["segment_points"])
@@ -208,7 +208,7 @@ def run_study(profile: str, shard: tuple[int, int] = (0, 1), root: Path | None =
         for i, (method, seed) in enumerate(todo):
             if i % count != index:
                 continue
-            normalizer, _, loss = method.partition("/")
+            normalizer, loss = parse_method(method)
             run_dir = run_dir_for(make_config(DATASET, normalizer, loss, None, seed, params), params, DATASET)
             log(f"[{i + 1}/{len(todo)}] {spec_name(method)} seed={seed}: {run_dir}")
             run_and_evaluate(DATASET, method, seed, params, rows_file=rows_path,
@@ -227,7 +227,7 @@ def load_rows(profile: str, root: Path | None = None, **where: str | Path) -> pd
 # --- the claims at image scale
 def group(method: str) -> tuple[str, str, float]:
     """(normaliser, loss, K) of a method as the study trains it (each normaliser's default K)."""
-    normalizer, _, loss = method.partition("/")
+    normalizer, loss = parse_method(method)
     return normalizer, loss, default_K(normalizer)
 
 
@@ -336,7 +336,7 @@ def pilot_curves(root: Path | None = None, **where: str | Path) -> pd.DataFrame:
     params = study_params("pilot", root, **where)
     lines = []
     for method, seed in plan(PROFILES["pilot"]["seeds"], methods_of("pilot")):
-        normalizer, _, loss = method.partition("/")
+        normalizer, loss = parse_method(method)
         run_dir = run_dir_for(make_config(DATASET, normalizer, loss, None, seed, params), params, DATASET)
         if not (run_dir / "config.json").exists():
             continue

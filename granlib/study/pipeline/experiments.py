@@ -11,14 +11,16 @@ it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from granlib.data import NATIVE_RESOLUTION, dataset_identity
+from granlib.normalizers import parse_method
 from granlib.project import REPO_ROOT, project_root
 from granlib.study.pipeline.plots import apply_theme
-from granlib.study.pipeline.profiles import read_profile
+from granlib.study.pipeline.profiles import FIELDS, read_profile
 from granlib.study.pipeline.results import SOURCE, append_row, has_row
 from granlib.training.config import TrainConfig, preset, resolve_config
 from granlib.training.evaluation import evaluate_run
@@ -64,6 +66,9 @@ def resolve_params(profile: str, **overrides) -> dict:
     root = Path(overrides.pop("project_root", None) or project_root())
     params = load_profile(profile, root)
     params.update({k: v for k, v in overrides.items() if v is not None})
+    for key in ("methods", "sweep_methods"):  # a notebook's own list is read as a profile's ("paper" expanded)
+        if overrides.get(key) is not None:
+            params[key] = FIELDS[key][1](key, list(overrides[key]))
     params["smoke"] = params.get("profile") == "smoke"
     params["project_root"] = str(root)
     for key in ("results_dir", "runs_dir"):
@@ -95,12 +100,6 @@ def relative_run_dir(run_dir: str | Path, params: dict) -> str:
     return str(run_dir.relative_to(root)) if run_dir.is_relative_to(root) else str(run_dir)
 
 
-def parse_method(spec: str) -> tuple[str, str]:
-    """'gran/ns' → ('gran', 'ns')."""
-    normalizer, _, loss = spec.partition("/")
-    return normalizer, loss or "ns"
-
-
 def make_config(dataset: str, normalizer: str, loss: str, K: float | None, seed: int, params: dict) -> TrainConfig:
     """A TrainConfig for one run of a notebook under a profile's parameters."""
     resolution = params.get("resolution") or NATIVE_RESOLUTION.get(dataset, 32)
@@ -119,8 +118,13 @@ def make_config(dataset: str, normalizer: str, loss: str, K: float | None, seed:
 
 
 def run_dir_for(config: TrainConfig, params: dict, dataset: str) -> Path:
-    K = "default" if config.K is None else f"{config.K:g}"
-    return Path(params["runs_dir"]) / dataset / f"{config.normalizer}-{config.loss}-K{K}-s{config.seed}"
+    """Where a profile's run of ``config`` trains, named from resolved values (an open K as the normaliser's
+    default; the options of a normaliser that declares some), so that a run asked for at the default K and at that
+    K by number is one run directory."""
+    resolved = resolve_config(config)
+    options = "".join(f"-{name}{value:g}" for name, value in sorted(resolved.normalizer_options.items()))
+    name = f"{resolved.normalizer}-{resolved.loss}-K{resolved.K:g}{options}-s{resolved.seed}"
+    return Path(params["runs_dir"]) / dataset / name
 
 
 class FinishedRunMismatchError(ValueError):
@@ -148,7 +152,9 @@ def run_key(config: TrainConfig, params: dict, dataset: str) -> dict:
             "eps": config.eps, "iterations": config.iterations, "seed": config.seed,
             "feature_extractor": params.get("feature_extractor", "inception"),
             "n_real": int(params.get("n_real", n_fake)), "n_fake": n_fake,
-            "reference_images": reference_images(params), "profile": params["profile"]}
+            "reference_images": reference_images(params), "profile": params["profile"],
+            **({"normalizer_options": json.dumps(config.normalizer_options, sort_keys=True)}
+               if config.normalizer_options else {})}
 
 
 def check_finished_run(run_dir: Path, config: TrainConfig) -> None:

@@ -27,14 +27,18 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from granlib.gran import DEFAULT_EPS
-from granlib.normalizers import build_discriminator
+from granlib.normalizers import build_discriminator, default_K, get_normalizer, method_name
 from granlib.study.instruments.toy import activation_pattern, grid, input_gradient_norm
 from granlib.study.pipeline.plots import stamp
-from granlib.study.pipeline.results import method_name
 
-# The output normalisers one can choose (granlib.normalizers names) and the D each builds from f; n = ‖∇ₓf‖.
+# The normalisers one can choose here: those that act on f's output and gradient alone, so one fixed net shows
+# them all (SN, GP and clipping change the weights); the D each builds from f as plain text for a menu, n = ‖∇ₓf‖.
 FORMULAS = {"gran": "K·f·n/(n²+ε)", "gran_inverse": "K·f/(n+ε)", "gn": "K·f/(‖∇f‖+|f|)", "none": "K·f"}
-USES_EPS = ("gran", "gran_inverse")  # GN and the plain net ignore ε
+
+
+def uses_eps(normalizer: str) -> bool:
+    """Whether ε is one of the normaliser's declared hyper-parameters (GN and the plain net have none)."""
+    return "eps" in get_normalizer(normalizer).hyperparameters
 # The static form's rows, (K, ε): K scales g and its bound; a larger ε lowers the bound where n² is not ≫ ε.
 STATIC_SETTINGS = ((0.1, DEFAULT_EPS), (1.0, DEFAULT_EPS), (10.0, DEFAULT_EPS), (1.0, 1e-2))
 SERVER_SESSION_ENV = "JPY_SESSION_NAME"  # set by jupyter_server in the environment of each kernel it starts
@@ -177,9 +181,9 @@ class ExplorerFigure:
         self.axes[0, 1].set_title("g = D(x): jumps where regions meet")
         self.axes[0, 2].set_title(f"‖∇ₓg‖: max {grad.max():.4g} on the grid (K = {K:g})")
         self.axes[1, 1].set_title("g along the slice")
-        self.axes[1, 2].set_title("‖∇ₓg‖ along the slice: flat per region, under K" if normalizer in USES_EPS
+        self.axes[1, 2].set_title("‖∇ₓg‖ along the slice: flat per region, under K" if uses_eps(normalizer)
                                   else "‖∇ₓg‖ along the slice")
-        shown_eps = f", ε = {eps:.0e}" if normalizer in USES_EPS else ""
+        shown_eps = f", ε = {eps:.0e}" if uses_eps(normalizer) else ""
         self.figure.suptitle(f"{normaliser_label(normalizer)}, K = {K:g}{shown_eps}")
 
     def png(self) -> bytes:
@@ -197,15 +201,16 @@ class Explorer:
     """The interactive form: a normaliser menu and K and ε sliders (log scale) above the figure, which each change
     redraws (:attr:`widget` is what a notebook displays)."""
 
-    def __init__(self, net: nn.Module, normalizer: str = "gran", K: float = 1.0, eps: float = DEFAULT_EPS,  # noqa: N803
-                 smoke: bool = False, **plane_options):
+    def __init__(self, net: nn.Module, normalizer: str = "gran", K: float | None = None,  # noqa: N803
+                 eps: float = DEFAULT_EPS, smoke: bool = False, **plane_options):
         import ipywidgets as widgets  # a dev dependency, needed only for the interactive form
 
         self.view = ExplorerFigure(plane(net, **plane_options), smoke)
         self.controls = {
             "normalizer": widgets.Dropdown(options=[(normaliser_label(n), n) for n in FORMULAS], value=normalizer,
                                            description="normaliser", layout=widgets.Layout(width="24em")),
-            "K": widgets.FloatLogSlider(value=K, base=10, min=-2, max=2, step=0.05, description="K",
+            "K": widgets.FloatLogSlider(value=default_K(normalizer) if K is None else K, base=10, min=-2, max=2,
+                                        step=0.05, description="K",
                                         readout_format=".3g", continuous_update=False),
             "eps": widgets.FloatLogSlider(value=eps, base=10, min=-8, max=1, step=0.25, description="ε",
                                           readout_format=".0e", continuous_update=False),
@@ -219,7 +224,7 @@ class Explorer:
     def redraw(self, change: dict | None = None) -> None:
         """Draw the figure for the controls' values (ε greyed out where the normaliser ignores it)."""
         normalizer = self.controls["normalizer"].value
-        self.controls["eps"].disabled = normalizer not in USES_EPS
+        self.controls["eps"].disabled = not uses_eps(normalizer)
         self.view.update(normalizer, self.controls["K"].value, self.controls["eps"].value)
         self.image.value = self.view.png()
 
@@ -233,7 +238,7 @@ def static_figure(net: nn.Module, normalizer: str = "gran",
     axes = figure.subplots(len(settings), 4, squeeze=False)
     for row, (K, eps) in zip(axes, settings):  # noqa: N806
         g, grad = normalised(where, normalizer, K, eps)
-        setting = f"K = {K:g}, ε = {eps:.0e}" if normalizer in USES_EPS else f"K = {K:g}"
+        setting = f"K = {K:g}, ε = {eps:.0e}" if uses_eps(normalizer) else f"K = {K:g}"
         _symmetric(_map(figure, row[0], where, g, "g(x)", "coolwarm"), g)
         _map(figure, row[1], where, grad, "‖∇ₓg(x)‖", "viridis").set_clim(0.0, max(K, float(grad.max())) * 1.05)
         _slice(row[2], where, g, "g(x)", "C3")

@@ -29,11 +29,11 @@ import yaml
 
 from granlib.data import NAMES
 from granlib.losses import LOSSES
-from granlib.normalizers import NORMALIZERS
+from granlib.normalizers import NORMALIZERS, paper_methods, parse_method
 from granlib.training.config import ConfigError, TrainConfig, validate_config
 
 DEVICES = ("cpu", "cuda", "auto")
-METHODS = tuple(f"{normalizer}/{loss}" for normalizer in NORMALIZERS for loss in LOSSES)  # as profiles spell them
+PAPER = "paper"  # in a list of methods: the paper's comparison as the registry declares it (paper_methods())
 
 
 class ProfileError(ValueError):
@@ -124,11 +124,23 @@ def dataset_or_folder(name: str, value: Any) -> str:
 
 
 def method(name: str, value: Any) -> str:
-    """'normalizer/loss', each a name granlib knows."""
-    if value not in METHODS:
-        raise ProfileError(f"{name}: {value!r} is not a method 'normalizer/loss'{suggest(value, METHODS)}; "
-                           f"normalisers: {', '.join(NORMALIZERS)}; losses: {', '.join(LOSSES)}")
+    """'normalizer/loss', a registered normaliser (:data:`granlib.normalizers.NORMALIZERS`) and a loss."""
+    try:
+        if not isinstance(value, str) or "/" not in value:
+            raise ValueError(value)
+        parse_method(value)
+    except ValueError:
+        known = [f"{normalizer}/{loss}" for normalizer in NORMALIZERS for loss in LOSSES]
+        raise ProfileError(f"{name}: {value!r} is not a method 'normalizer/loss'{suggest(value, known)}; "
+                           f"normalisers: {', '.join(NORMALIZERS)}; losses: {', '.join(LOSSES)}") from None
     return value
+
+
+def methods(name: str, value: Any) -> list[str]:
+    """A list of methods, where ``paper`` stands for the paper's comparison (the registry's
+    :func:`~granlib.normalizers.paper_methods`: a newly registered normaliser joins it); each method once."""
+    listed = list_of(lambda where, item: item if item == PAPER else method(where, item))(name, value)
+    return list(dict.fromkeys(m for item in listed for m in (paper_methods() if item == PAPER else [item])))
 
 
 def profile_name(name: str, value: Any) -> str:
@@ -166,11 +178,11 @@ FIELDS: dict[str, tuple[bool, Check]] = {
     "n_real": (False, whole(1)),
     "feature_extractor": (False, config_field("eval_feature_extractor")),
     "seeds": (True, list_of(whole(0), at_least=1)),
-    "methods": (True, list_of(method)),
+    "methods": (True, methods),
     "K": (False, config_field("K", allow_null=True)),
     "K_values": (True, list_of(config_field("K"))),
     "sweep_dataset": (True, dataset),
-    "sweep_methods": (True, list_of(method)),
+    "sweep_methods": (True, methods),
     "model_overrides": (False, model_overrides),
     "toy_steps": (True, whole(1)),
 }

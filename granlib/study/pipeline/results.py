@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from granlib.data import LABELS
+from granlib.normalizers import get_normalizer, method_name, parse_method
 from granlib.study.pipeline.anchors import (
     ANCHOR_KEYS,
     ANCHORS,
@@ -37,8 +38,8 @@ ANCHOR_LABELS = {key: label for key, label in LABELS.items() if key != "syntheti
 
 # The fields that name one measured run: two rows that agree in all of them are one run measured twice.
 RUN_KEY = ("dataset_key", "dataset", "resolution", "architecture", "cnn_variant", "init", "ngf", "ndf", "method",
-           "loss", "K", "eps", "iterations", "seed", "feature_extractor", "n_real", "n_fake", "reference_images",
-           "profile")
+           "loss", "K", "eps", "normalizer_options", "iterations", "seed", "feature_extractor", "n_real", "n_fake",
+           "reference_images", "profile")  # normalizer_options: JSON text, only in rows of normalisers that have some
 RESULT_ROWS = RowSchema(key=RUN_KEY, required=ROW_KEYS,
                         numeric=("resolution", "ngf", "ndf", "K", "eps", "iterations", "seed", "fd", "is_mean",
                                  "is_std", "kid_mean", "kid_std", "n_real", "n_fake"))
@@ -72,36 +73,23 @@ def has_row(rows_from: str | Path, key: dict) -> bool:
     return RESULT_ROWS.key_of(key) in {RESULT_ROWS.key_of(r) for r in read_rows(rows_files(rows_from), RESULT_ROWS)}
 
 
-# How the paper (and the papers it compares with) name each (normaliser, loss) pair.
-METHOD_NAMES = {("gran", "ns"): "GraND-GAN", ("gran", "wasserstein"): "GraNC-GAN",
-                ("gran", "hinge"): "GraN-GAN (hinge)",
-                ("gran_inverse", "ns"): "GraND-GAN, 1/(n+ε) ablation", ("gn", "ns"): "GN-GAN", ("sn", "ns"): "SNGAN",
-                ("sn", "hinge"): "SNGAN (hinge)", ("gp", "wasserstein"): "WGAN-GP",
-                ("wc", "wasserstein"): "WGAN (weight clipping)", ("none", "ns"): "GAN (no normalisation)"}
 MISSING = "—"
-GRAN_FAMILY = ("gran", "gran_inverse", "equivalent")  # K is GraN's Lipschitz scale
 PROXY_CAVEAT = ("{metric} is the Fréchet distance in the features of EfficientNet-lite0 (an offline proxy): it is not "
                 "FID, and its values are not comparable with published FIDs.")
 COPY_CAVEAT = "Measured on {dataset}, not the original data: not comparable with published numbers."
 FIG1_TITLE = "Published, dataset not stated: the GraN-GAN paper's Fig. 1"
 
 
-def method_name(normalizer: str, loss: str) -> str:
-    """'GraND-GAN' for ('gran', 'ns'); the pair spelled out where the paper has no name for it."""
-    return METHOD_NAMES.get((normalizer, loss), f"{normalizer} normaliser, {loss} loss")
-
-
 def spec_name(spec: str) -> str:
     """A method written as "normaliser/loss" ('gran/ns') as the paper names it ('GraND-GAN')."""
-    normalizer, _, loss = spec.partition("/")
-    return method_name(normalizer, loss or "ns")
+    return method_name(*parse_method(spec))
 
 
 def method_label(normalizer: str, loss: str, K: float | None = None) -> str:
-    """The method's name with its K where K means something: always for the GraN family, for a baseline only when
-    its output is scaled (K ≠ 1)."""
+    """The method's name with its K where K means something: always where K is part of the method (GraN's K = 1/τ,
+    the registry's ``named_with_K``), for a baseline only when its output is scaled (K ≠ 1)."""
     name = method_name(normalizer, loss)
-    shown = K is not None and not pd.isna(K) and (normalizer in GRAN_FAMILY or K != 1)
+    shown = K is not None and not pd.isna(K) and (get_normalizer(normalizer).named_with_K or K != 1)
     return f"{name}, K={K:g}" if shown else name
 
 

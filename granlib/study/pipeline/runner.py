@@ -32,12 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from granlib.data import NATIVE_RESOLUTION
+from granlib.normalizers import parse_method
 from granlib.project import PROJECT_ENV, project_root
 from granlib.study.pipeline.experiments import (
     UnknownProfileError,
     load_profile,
     make_config,
-    parse_method,
     profile_path,
 )
 from granlib.study.pipeline.explorer import SERVER_SESSION_ENV

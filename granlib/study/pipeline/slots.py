@@ -23,9 +23,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import yaml
 
+from granlib.normalizers import parse_method
 from granlib.study.pipeline.experiments import (
     make_config,
-    parse_method,
     resolve_params,
     run_and_evaluate,
     run_key,

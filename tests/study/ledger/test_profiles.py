@@ -66,5 +66,5 @@ def test_the_committed_cost_rows_were_timed_under_the_cpu_profile():
     rows = rows[rows.profile == "costs-cpu"]
     assert set(rows.timed_steps) == {timing["steps"]} and set(rows["repeat"]) == set(range(timing["repeats"]))
     assert {(m, f) for m, f in zip(rows.method + "/" + rows.loss, rows.form)} == {
-        (m, f) for m in costs.METHODS for f in costs.FORMS}
+        (m, f) for m in costs.cost_methods() for f in costs.FORMS}
     assert pd.Series(rows.batch_size_d).eq(images.PROFILES["cpu"]["model_overrides"]["batch_size_d"]).all()

@@ -2,12 +2,12 @@ from pathlib import Path
 
 import pytest
 
+from granlib.normalizers import parse_method
 from granlib.project import PROJECT_ENV, REPO_ROOT, project_root
 from granlib.study.pipeline.experiments import (
     load_profile,
     make_config,
     notebook_setup,
-    parse_method,
     relative_run_dir,
     resolve_params,
     run_and_evaluate,
@@ -97,7 +97,7 @@ def test_run_directories_name_dataset_method_K_and_seed(tmp_path):
     config = make_config("cifar10", "gran", "ns", 0.1, 3, params)
     assert run_dir_for(config, params, "cifar10") == tmp_path / "cifar10" / "gran-ns-K0.1-s3"
     default_K = make_config("cifar10", "sn", "hinge", None, 0, params)
-    assert run_dir_for(default_K, params, "cifar10") == tmp_path / "cifar10" / "sn-hinge-Kdefault-s0"
+    assert run_dir_for(default_K, params, "cifar10") == tmp_path / "cifar10" / "sn-hinge-K1-s0"
 
 
 def test_rerun_skips_finished_runs_and_existing_rows(smoke_profile):

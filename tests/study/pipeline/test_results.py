@@ -42,7 +42,7 @@ def test_rows_need_every_provenance_key(tmp_path):
 def test_methods_are_named_as_the_paper_names_them():
     assert [method_name(*m) for m in (("gran", "ns"), ("gran", "wasserstein"), ("sn", "ns"), ("gp", "wasserstein"),
                                       ("gn", "ns"))] == ["GraND-GAN", "GraNC-GAN", "SNGAN", "WGAN-GP", "GN-GAN"]
-    assert method_name("wc", "hinge") == "wc normaliser, hinge loss"
+    assert method_name("wc", "hinge") == "weight clipping, hinge loss"  # no name in the paper: spelled out
     assert method_label("gran", "ns", 1.0) == "GraND-GAN, K=1" and method_label("sn", "ns", 1.0) == "SNGAN"
     assert method_label("sn", "ns", 10.0) == "SNGAN, K=10" and method_label("gn", "ns", None) == "GN-GAN"
 

@@ -1,9 +1,12 @@
+import json
+
 import pytest
 
+from granlib.normalizers import parse_method
+from granlib.project import REPO_ROOT
 from granlib.study.pipeline import slots
 from granlib.study.pipeline.experiments import (
     make_config,
-    parse_method,
     relative_run_dir,
     resolve_params,
     run_dir_for,
@@ -105,8 +108,8 @@ def test_a_real_run_leaves_its_row_sample_grid_and_curves(params):
     slots.run_and_record(planned, params)
     assert slots.is_committed(planned, params)
     figures = sorted(p.name for p in (slots.Path(params["results_dir"]) / "figures" / "runs" / "cifar10").iterdir())
-    assert figures == ["gran-ns-Kdefault-s0_curves.png", "gran-ns-Kdefault-s0_samples.png",
-                       "gran-ns-Kdefault-s0_samples_captioned.png"]
+    assert figures == ["gran-ns-K0.1-s0_curves.png", "gran-ns-K0.1-s0_samples.png",
+                       "gran-ns-K0.1-s0_samples_captioned.png"]
     rows = load_rows(params["results_dir"])
     assert len(rows) == 1 and rows.reference_images[0] == "training set" and rows.git_commit[0]
 
@@ -133,3 +136,18 @@ def test_the_rate_key_is_every_config_field_but_those_that_do_not_change_a_step(
     key = dict(slots.rate_key(slots.PlannedRun("cifar10", "sn/hinge", 0.5, 3, "cifar10"), params))
     assert set(key) | slots.RATE_FREE_FIELDS == {f.name for f in fields(TrainConfig)}
     assert not set(key) & slots.RATE_FREE_FIELDS and key["ngf"] and key["fast"] is False  # resolved values
+
+
+def test_the_quick_profile_trains_no_run_twice(tmp_path):
+    """Notebook 10's GraND-GAN at the default K and the K sweep's K = 0.1 are one run directory (named from the
+    resolved K), and no two planned runs of one resolved config train in two directories."""
+    params = resolve_params("quick", runs_dir=str(tmp_path), project_root=REPO_ROOT)
+    directories: dict[str, set] = {}
+    for planned in slots.protocol_runs(params):
+        normalizer, loss = parse_method(planned.method)
+        config = make_config(planned.dataset, normalizer, loss, planned.K, planned.seed, params)
+        resolved = json.dumps(resolve_config(config).to_dict(), sort_keys=True)
+        directories.setdefault(resolved, set()).add(run_dir_for(config, params, planned.dataset))
+    assert all(len(dirs) == 1 for dirs in directories.values())
+    default_gran = make_config("cifar10", "gran", "ns", None, 0, params)
+    assert run_dir_for(default_gran, params, "cifar10") == run_dir_for(default_gran.replace(K=0.1), params, "cifar10")
