@@ -2,21 +2,20 @@
 built and fails, for each of them, once ‖∇f‖ exceeds what the layers allow."""
 
 import json
-import math
 
 import pytest
 import torch
 
 from granlib.models import build_models
 from granlib.project import REPO_ROOT
-from granlib.study.instruments.lipschitz import layer_spectral_norms, spectral_bound
+from granlib.study.instruments.lipschitz import layerwise_bound
 
 NAMES = ("CNN32 D", "ResNet32 D")
 
 
 def bound_check_source() -> str:
     notebook = json.loads((REPO_ROOT / "notebooks" / "02_gran_derivation_checks.ipynb").read_text())
-    (cell,) = [c for c in notebook["cells"] if c["cell_type"] == "code" and "def resnet_bound" in "".join(c["source"])]
+    (cell,) = [c for c in notebook["cells"] if c["cell_type"] == "code" and "layerwise_bound(" in "".join(c["source"])]
     return "".join(cell["source"])
 
 
@@ -35,8 +34,8 @@ def run_bound_check(gradient_scale: dict[str, float] | None = None) -> dict[str,
     def check(name, passed, detail=""):
         results[name] = (bool(passed), detail)
 
-    exec(bound_check_source(), {"torch": torch, "math": math, "nets": nets, "inputs": inputs, "check": check,
-                                "spectral_bound": spectral_bound, "layer_spectral_norms": layer_spectral_norms})
+    exec(bound_check_source(), {"torch": torch, "nets": nets, "inputs": inputs, "check": check,
+                                "layerwise_bound": layerwise_bound})
     return results
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -80,6 +82,27 @@ def spectral_bound(net: nn.Module, input_shape: tuple[int, ...]) -> float:
     for norm in layer_spectral_norms(net, input_shape):
         bound *= norm
     return bound
+
+
+def resnet_bound(net: nn.Module, input_shape: tuple[int, ...]) -> float:
+    """An upper bound on ‖∇ₓf‖ of granlib's ResNet discriminator, which is not a chain: each block adds its
+    shortcut to its branch, so per block σ(conv₁)·σ(conv₂)·p + s, with p = 1/2 after a 2×2 average pool (else 1) and
+    s = σ(shortcut conv)·p or 1 for an identity shortcut; then √(H·W) for the global sum pooling over the last map
+    and σ of the final linear layer."""
+    h, bound = torch.zeros(1, *input_shape, dtype=torch.float64), 1.0
+    for block in net.blocks:  # σ of conv1, conv2 and the shortcut conv, measured at the block's input shape
+        norms, pool = layer_spectral_norms(block, tuple(h.shape[1:])), 0.5 if block.downsample else 1.0
+        bound *= norms[0] * norms[1] * pool + (norms[2] * pool if block.shortcut is not None else 1.0)
+        with torch.no_grad():
+            h = block(h)
+    sum_pool = math.sqrt(h.shape[2] * h.shape[3])  # the operator norm of summing H·W values
+    return bound * sum_pool * torch.linalg.matrix_norm(net.fc.weight, ord=2).item()
+
+
+def layerwise_bound(net: nn.Module, input_shape: tuple[int, ...]) -> float:
+    """The layer-wise bound on ‖∇ₓf‖ of a granlib discriminator: :func:`resnet_bound` for the ResNet (it has
+    blocks), else the product of the layers' spectral norms (:func:`spectral_bound`, the standard CNN's chain)."""
+    return resnet_bound(net, input_shape) if hasattr(net, "blocks") else spectral_bound(net, input_shape)
 
 
 def initial_gradient_norm(architecture: str, resolution: int, seed: int = 0, samples: int = 4,

@@ -2,7 +2,15 @@ import pytest
 import torch
 from torch import nn
 
-from granlib.study.instruments.lipschitz import affine_residual, empirical_lipschitz, jumps_along_line, spectral_bound
+from granlib.models import build_models
+from granlib.study.instruments.lipschitz import (
+    affine_residual,
+    empirical_lipschitz,
+    jumps_along_line,
+    layerwise_bound,
+    resnet_bound,
+    spectral_bound,
+)
 from granlib.study.instruments.toy import relu_mlp
 
 
@@ -44,3 +52,16 @@ def test_initial_gradient_norm_of_the_cnn_under_each_initialisation():
     default = initial_gradient_norm("cnn", 32, init="pytorch", **small)
     assert normal > 0 and default > 0 and normal != default
     assert initial_gradient_norm("cnn", 32, init="normal_0.02", **small) == normal  # seeded
+
+
+def test_the_resnet_bound_holds_and_is_what_a_chain_product_misses():
+    """granlib's ResNet D: ‖∇ₓf‖ at random inputs lies within resnet_bound (shortcuts added, √(HW) for the sum
+    pooling), and layerwise_bound picks it for a net with blocks and the chain product for the CNN."""
+    torch.manual_seed(0)
+    resnet = build_models("resnet", 32, ndf=16)[1].double()
+    x = torch.randn(4, 3, 32, 32, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(resnet(x).sum(), x)
+    bound = resnet_bound(resnet, (3, 32, 32))
+    assert grad.flatten(1).norm(dim=1).max().item() <= bound == layerwise_bound(resnet, (3, 32, 32))
+    cnn = build_models("cnn", 32, ndf=8)[1].double()
+    assert layerwise_bound(cnn, (3, 32, 32)) == spectral_bound(cnn, (3, 32, 32))
