@@ -13,55 +13,49 @@ from __future__ import annotations
 from functools import partial
 
 from granlib.gran import DEFAULT_EPS
-from granlib.normalizers.discriminators import (
-    DEFAULT_CLIP,
-    DEFAULT_GP_WEIGHT,
-    Discriminator,
-    GradientPenaltyDiscriminator,
-    SpectralNormDiscriminator,
-    WeightClippingDiscriminator,
-)
-from granlib.normalizers.gradient import EquivalentDiscriminator, GradientNormalizedDiscriminator
+from granlib.normalizers import discriminators as constrained_f  # the baselines: D = K·f with f constrained
+from granlib.normalizers import gradient  # the normalisers built on ∇ₓf
 from granlib.normalizers.registry import NormalizerSpec, register_normalizer
 
 BASELINE_K = 1.0  # K of the baselines and GN-GAN: D = f as published
 GRAN_K = 0.1  # K = 1/τ of GraN and its forms; see the module docstring
 
 register_normalizer(NormalizerSpec(
-    name="none", label="no normalisation", build=Discriminator, default_K=BASELINE_K,
+    name="none", label="no normalisation", build=constrained_f.Discriminator, default_K=BASELINE_K,
     method_names={"ns": "GAN (no normalisation)"}, formula=r"$D = K f$", reference="Goodfellow et al. 2014"))
 register_normalizer(NormalizerSpec(
-    name="sn", label="spectral normalisation", build=SpectralNormDiscriminator, default_K=BASELINE_K,
+    name="sn", label="spectral normalisation", build=constrained_f.SpectralNormDiscriminator, default_K=BASELINE_K,
     method_names={"ns": "SNGAN", "hinge": "SNGAN (hinge)"}, paper_losses=("ns",),
     formula=r"$D = K f_{\mathrm{SN}}$, every layer's weight divided by its spectral norm",
     reference="Miyato et al. 2018"))
 register_normalizer(NormalizerSpec(
-    name="gp", label="gradient penalty", build=GradientPenaltyDiscriminator, default_K=BASELINE_K,
-    hyperparameters={"gp_weight": DEFAULT_GP_WEIGHT}, method_names={"wasserstein": "WGAN-GP"},
+    name="gp", label="gradient penalty", build=constrained_f.GradientPenaltyDiscriminator, default_K=BASELINE_K,
+    hyperparameters={"gp_weight": constrained_f.DEFAULT_GP_WEIGHT}, method_names={"wasserstein": "WGAN-GP"},
     formula=r"$D = K f$, plus $\lambda\,\mathbb E(\lVert\nabla f(\hat x)\rVert-1)^2$ in D's loss",
     reference="Gulrajani et al. 2017"))
 register_normalizer(NormalizerSpec(
-    name="wc", label="weight clipping", build=WeightClippingDiscriminator, default_K=BASELINE_K,
-    hyperparameters={"clip": DEFAULT_CLIP}, method_names={"wasserstein": "WGAN (weight clipping)"},
+    name="wc", label="weight clipping", build=constrained_f.WeightClippingDiscriminator, default_K=BASELINE_K,
+    hyperparameters={"clip": constrained_f.DEFAULT_CLIP}, method_names={"wasserstein": "WGAN (weight clipping)"},
     formula=r"$D = K f$, every weight clipped to $[-c, c]$", reference="Arjovsky et al. 2017"))
 register_normalizer(NormalizerSpec(
-    name="gn", label="gradient normalisation", build=partial(GradientNormalizedDiscriminator, variant="gn"),
+    name="gn", label="gradient normalisation", build=partial(gradient.GradientNormalizedDiscriminator, variant="gn"),
     default_K=BASELINE_K, method_names={"ns": "GN-GAN"},
     formula=r"$D = K f/(\lVert\nabla f\rVert+\lvert f\rvert)$", reference="Wu et al. 2021", input_gradient=True))
 register_normalizer(NormalizerSpec(
-    name="gran", label="GraN", build=partial(GradientNormalizedDiscriminator, variant="gran"), default_K=GRAN_K,
+    name="gran", label="GraN", build=partial(gradient.GradientNormalizedDiscriminator, variant="gran"),
+    default_K=GRAN_K,
     hyperparameters={"eps": DEFAULT_EPS},
     method_names={"ns": "GraND-GAN", "wasserstein": "GraNC-GAN", "hinge": "GraN-GAN (hinge)"},
     paper_losses=("ns", "wasserstein"), formula=r"$g = K f\lVert\nabla f\rVert/(\lVert\nabla f\rVert^2+\epsilon)$",
     reference="Bhaskara et al. 2022", input_gradient=True, named_with_K=True))
 register_normalizer(NormalizerSpec(
     name="gran_inverse", label="GraN with R(n) = 1/(n+ε)",
-    build=partial(GradientNormalizedDiscriminator, variant="inverse"), default_K=GRAN_K,
+    build=partial(gradient.GradientNormalizedDiscriminator, variant="inverse"), default_K=GRAN_K,
     hyperparameters={"eps": DEFAULT_EPS}, method_names={"ns": "GraND-GAN, 1/(n+ε) ablation"},
     formula=r"$g = K f/(\lVert\nabla f\rVert+\epsilon)$", reference="the paper's ablation of R",
     input_gradient=True, named_with_K=True))
 register_normalizer(NormalizerSpec(
-    name="equivalent", label="GraN's equivalent form", build=EquivalentDiscriminator, default_K=GRAN_K,
+    name="equivalent", label="GraN's equivalent form", build=gradient.EquivalentDiscriminator, default_K=GRAN_K,
     hyperparameters={"eps": DEFAULT_EPS},
     formula=r"$D = K\langle\nabla f/\lVert\nabla f\rVert, x\rangle$ (GraN without $f$'s offset)",
     reference="GraN's piecewise-linear form", input_gradient=True, named_with_K=True))
