@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from functools import partial
 
+import granlib.normalizers.discriminators as constrained_f  # the baselines: D = K·f with f constrained
+import granlib.normalizers.gradient as gradient  # the normalisers built on ∇ₓf
 from granlib.gran import DEFAULT_EPS
-from granlib.normalizers import discriminators as constrained_f  # the baselines: D = K·f with f constrained
-from granlib.normalizers import gradient  # the normalisers built on ∇ₓf
 from granlib.normalizers.registry import NormalizerSpec, register_normalizer
 
 BASELINE_K = 1.0  # K of the baselines and GN-GAN: D = f as published
