@@ -473,10 +473,13 @@ def findings(rows: pd.DataFrame, table: pd.DataFrame, methods: tuple[str, ...] =
         flat = summary[summary.pixel_std_ratio < 0.5]
         sentences.append("Samples flatter than half the real images' pixel spread: "
                          + (", ".join(flat.method) if len(flat) else "none") + ".")
-    if "diversity_generated" in rows:
-        collapsed = summary[summary.diversity_ratio < COLLAPSE_RATIO]
-        sentences.append(f"Collapsed (samples varying less than {COLLAPSE_RATIO:g}× as much as real images do): "
-                         + (", ".join(collapsed.method) if len(collapsed) else "none") + ".")
+    if "diversity_generated" in rows:  # per run: one collapsed seed is a failure even where the mean is not
+        runs = rows[rows.diversity_generated < COLLAPSE_RATIO * rows.diversity_real]
+        named = {spec_name(f"{m}/{l}"): part.seed for (m, l), part in runs.groupby(["method", "loss"], sort=False)}
+        listed = "; ".join(f"{name} seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))}"
+                           for name, seeds in named.items())
+        sentences.append(f"Collapsed runs (samples varying less than {COLLAPSE_RATIO:g}× as much as real images do): "
+                         + (listed or "none") + ".")
     counts = table.groupby("verdict").size() if len(table) else pd.Series(dtype=int)
     sentences.append("Verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in
                                                ("supported", "contradicted", "inconclusive", "pending")) + ".")

@@ -25,7 +25,7 @@ from granlib.study.ledger.images import (
     run_study,
     sample_diversity,
 )
-from granlib.study.pipeline.results import ROW_KEYS
+from granlib.study.pipeline.results import ROW_KEYS, spec_name
 
 
 def test_plan_is_every_method_of_seed_0_first_and_the_cpu_protocol_learns_within_its_budget():
@@ -85,8 +85,13 @@ def test_every_collapsed_or_flat_method_is_reported_as_failed():
         (sentence,) = [s for s in sentences if s.startswith(start)]
         return sentence.split(": ", 1)[1].rstrip(".").split(", ")
 
-    assert set(summary[summary.diversity_ratio < COLLAPSE_RATIO].method) <= set(named("Collapsed"))
     assert set(summary[summary.pixel_std_ratio < 0.5].method) <= set(named("Samples flatter"))
+    (collapsed,) = [s for s in sentences if s.startswith("Collapsed runs")]
+    listed = dict(item.rsplit(" seed", 1) for item in collapsed.split(": ", 1)[1].rstrip(".").split("; ")
+                  if item != "none")
+    for run in rows[rows.diversity_generated < COLLAPSE_RATIO * rows.diversity_real].itertuples():
+        seeds = listed[spec_name(f"{run.method}/{run.loss}")].lstrip("s ").split(", ")
+        assert str(run.seed) in seeds, (run.method, run.seed)
 
 
 def image_kinds(n: int = 6) -> dict:
