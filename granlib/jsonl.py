@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,18 @@ def append_jsonl(path: str | Path, record: dict) -> None:
         os.fsync(handle.fileno())
 
 
+def _holder(handle, wait_seconds: float = 1.0) -> str:
+    """The line the lock's holder writes right after taking it; a refusal that comes between the two waits up to
+    ``wait_seconds`` for it."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        handle.seek(0)
+        text = handle.read().strip()
+        if text or time.monotonic() > deadline:
+            return text or "another process"
+        time.sleep(0.02)
+
+
 @contextmanager
 def exclusive_lock(path: str | Path, what: str, wait: bool = False) -> Iterator[None]:
     """Hold an ``flock`` on ``path`` (created if missing) while the block runs.
@@ -66,8 +79,7 @@ def exclusive_lock(path: str | Path, what: str, wait: bool = False) -> Iterator[
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
+        holder = _holder(handle)
         handle.close()
         raise LockHeldError(f"{what} is held by {holder} (lock {path}); wait for it or stop it first") from None
     try:

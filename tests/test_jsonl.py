@@ -42,3 +42,23 @@ def test_waiting_for_a_lock_queues_behind_the_holder(tmp_path):
         waited = time.perf_counter() - started
     holder.join()
     assert waited > 0.3
+
+
+def test_a_refusal_waits_a_moment_for_the_holder_to_name_itself(tmp_path):
+    """A process refused between the holder's flock and the holder's line still names the holder."""
+    import fcntl
+    import threading
+
+    lock = tmp_path / ".lock"
+    handle = open(lock, "a+")
+    fcntl.flock(handle, fcntl.LOCK_EX)  # taken, not yet named
+
+    def name_it():
+        handle.write("pid 42 on host since now\n")
+        handle.flush()
+
+    threading.Timer(0.2, name_it).start()
+    with pytest.raises(LockHeldError, match="is held by pid 42"):
+        with exclusive_lock(lock, "the thing"):
+            pass
+    handle.close()
