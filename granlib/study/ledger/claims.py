@@ -8,10 +8,10 @@ import math
 
 import pandas as pd
 
+from granlib.normalizers import method_name
 from granlib.study.instruments.measurements import POINT_KINDS
 from granlib.study.ledger.statistics import fmt, t_interval, welch_interval
 from granlib.study.ledger.verdicts import PRACTICAL_NULL, comparative_verdict, threshold_verdict
-from granlib.study.pipeline.results import method_name
 
 PAPER = "Bhaskara et al., WACV 2022 (arXiv 2111.03162)"
 SU_REVIEW = "Su Jianlin, 2021 review (spaces.ac.cn/archives/8757)"

@@ -9,10 +9,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from granlib.normalizers import method_name
 from granlib.study.instruments.measurements import POINT_KINDS
 from granlib.study.ledger.claims import CLAIMS, SHARE_LIMIT, label
 from granlib.study.ledger.costs import FORM_LABELS
-from granlib.study.pipeline.results import method_name, spec_name
+from granlib.study.pipeline.results import spec_name
 
 VERDICT_COLOURS = {"supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:grey",
                    "pending": "tab:orange"}

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from granlib.normalizers import method_name
 from granlib.project import project_root
 from granlib.study.instruments.measurements import measure_discriminator, plateau_share
 from granlib.study.instruments.mixtures import BOX, DATASET_LABEL, mixture_metrics, sample_mixture, train_mixture_gan
@@ -30,7 +31,7 @@ from granlib.study.instruments.seeds import StudySeeds
 from granlib.study.ledger.claims import bound_claim, comparison, verdict_table
 from granlib.study.ledger.profiles import load_profiles
 from granlib.study.ledger.render import render, verdict_sentences
-from granlib.study.pipeline.results import SOURCE, method_name
+from granlib.study.pipeline.results import SOURCE
 from granlib.study.pipeline.row_store import RowSchema, RowStore, study_lock
 from granlib.training.provenance import git_commit
 

@@ -1,5 +1,6 @@
 import pytest
 
+from granlib.normalizers import method_name
 from granlib.project import REPO_ROOT
 from granlib.study.pipeline.results import (
     MISSING,
@@ -10,7 +11,6 @@ from granlib.study.pipeline.results import (
     findings,
     load_rows,
     method_label,
-    method_name,
     render_dataset,
     summary_table,
     to_html,
