@@ -49,10 +49,20 @@ from granlib.study.instruments.measurements import measure_discriminator
 from granlib.study.instruments.seeds import StudySeeds
 from granlib.study.ledger.claims import bound_claim, cell_rows, comparison, verdict_table
 from granlib.study.ledger.profiles import load_profiles
-from granlib.study.ledger.render import render
+from granlib.study.ledger.render import Section, render
 from granlib.study.ledger.verdicts import FAMILY_RULE, RULE, decide_family
 from granlib.study.pipeline.experiments import make_config, run_and_evaluate, run_dir_for
-from granlib.study.pipeline.results import RESULT_ROWS, ROW_KEYS, SOURCE, spec_name
+from granlib.study.pipeline.results import (
+    RESULT_ROWS,
+    ROW_KEYS,
+    SOURCE,
+    caveats,
+    compact_table,
+    spec_name,
+    summary_table,
+    to_html,
+    to_markdown,
+)
 from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, study_lock
 from granlib.training.evaluation import evaluate_run
 from granlib.training.run_dir import load_discriminator, load_ema_generator, read_jsonl, saved_config
@@ -486,11 +496,36 @@ def findings(rows: pd.DataFrame, table: pd.DataFrame, methods: tuple[str, ...] =
     return sentences
 
 
+def results_table(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> tuple[pd.DataFrame, dict[str, int],
+                                                                                  str, list[str]]:
+    """The study as the dataset tables show one (:func:`granlib.study.pipeline.results.compact_table`): per method,
+    in the order of ``methods``, FD, IS and KID as mean ± std over seeds and the seeds counted, the published FID of
+    the same dataset, resolution, network, method and loss in its own column headed by its source and protocol;
+    then the caption and the reasons the two are not comparable (:func:`~granlib.study.pipeline.results.caveats`).
+    Returns (table, {column: row of its best value}, caption, caveats)."""
+    summary = summary_table(rows)
+    position = {spec: i for i, spec in enumerate(methods)}
+    summary = (summary.assign(order=[position.get(f"{m}/{loss}", len(position))
+                                     for m, loss in zip(summary.method, summary.loss)])
+               .sort_values("order", kind="stable").drop(columns="order").reset_index(drop=True))
+    table, best, caption = compact_table(summary)
+    return table, best, caption, caveats(summary)
+
+
+def results_section(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> Section:
+    """:func:`results_table` as a section of the rendered ledger: the table, then its caption and caveats."""
+    table, best, caption, notes = results_table(rows, methods)
+    text = " ".join([caption, *notes])
+    return Section("FD by method, with the published FID apart", f"{to_markdown(table, best)}\n\n*{text}*",
+                   to_html(table, best, text))
+
+
 def render_ledger(table: pd.DataFrame, rows: pd.DataFrame, profile: str, out_dir: str | Path) -> list[Path]:
     """ledger_images.md and ledger_images.html of the image study's ``profile``
-    (:func:`granlib.study.ledger.render.render`)."""
+    (:func:`granlib.study.ledger.render.render`): the results table (:func:`results_section`) before the verdicts."""
+    sections = (results_section(rows, methods_of(profile)),) if len(rows) else ()
     return render(table, out_dir, profile == "smoke", PROFILES[profile]["min_n"], title="Claims ledger — images",
-                  summary=describe(rows, profile), name="ledger_images", rule=IMAGE_RULE)
+                  summary=describe(rows, profile), name="ledger_images", rule=IMAGE_RULE, sections=sections)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,9 @@ claim and one line per claim setting."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -31,10 +33,19 @@ def verdict_sentences(table: pd.DataFrame) -> list[str]:
     return sentences
 
 
+class Section(NamedTuple):
+    """A part of a rendered ledger before its verdicts (e.g. the results table the verdicts are computed from)."""
+
+    heading: str
+    markdown: str
+    html: str
+
+
 def render(table: pd.DataFrame, out_dir: str | Path, smoke: bool, min_n: int, title: str, summary: str,
-           name: str, rule: str = RULE) -> list[Path]:
+           name: str, rule: str = RULE, sections: Sequence[Section] = ()) -> list[Path]:
     """<name>.md and <name>.html in ``out_dir``: ``title``, the smoke stamp when ``smoke``, ``summary`` (what the
-    rows are), the rule, the verdicts per claim, then one line per claim setting with its computed verdict."""
+    rows are), the rule, each of ``sections``, the verdicts per claim, then one line per claim setting with its
+    computed verdict."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shown = table.drop(columns=list(NUMERIC_COLUMNS))
@@ -42,12 +53,14 @@ def render(table: pd.DataFrame, out_dir: str | Path, smoke: bool, min_n: int, ti
     head = (f"# {title}\n\n{'**' + SMOKE_STAMP + '**' + chr(10) * 2 if smoke else ''}"
             f"{summary}. Verdicts need ≥ {min_n} seeds per group.\n\n"
             f"**Rule (fixed before the runs).** {rule}\n\n")
+    head += "".join(f"## {section.heading}\n\n{section.markdown}\n\n" for section in sections)
     escaped = shown.map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)  # a | would split a cell
     md = head + "## Verdicts per claim\n\n" + counts.to_markdown() + "\n\n## Ledger\n\n" + escaped.to_markdown(
         index=False) + "\n"
     (out_dir / f"{name}.md").write_text(md)
     html = (f"<h1>{title}</h1>{'<p><b>' + SMOKE_STAMP + '</b></p>' if smoke else ''}"
             f"<p>{summary}; verdicts need ≥ {min_n} seeds per group.</p><p><b>Rule.</b> {rule}</p>"
-            f"<h2>Verdicts per claim</h2>{counts.to_html()}<h2>Ledger</h2>{shown.to_html(index=False)}")
+            + "".join(f"<h2>{section.heading}</h2>{section.html}" for section in sections)
+            + f"<h2>Verdicts per claim</h2>{counts.to_html()}<h2>Ledger</h2>{shown.to_html(index=False)}")
     (out_dir / f"{name}.html").write_text(html)
     return [out_dir / f"{name}.md", out_dir / f"{name}.html"]

@@ -94,6 +94,25 @@ def test_every_collapsed_or_flat_method_is_reported_as_failed():
         assert str(run.seed) in seeds, (run.method, run.seed)
 
 
+@pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
+def test_the_rendered_ledger_shows_the_results_with_the_published_fid_apart_and_labelled(tmp_path):
+    """The study's table names methods as the paper does, in the paper's order, and puts a published FID only beside
+    the method it was measured for (WGAN-GP: pytorch-gan-collections' standard CNN), under a heading naming its source
+    and protocol, with the reasons the proxy and the published FID are not comparable."""
+    rows = committed_rows()
+    table, best, caption, notes = study.results_table(rows)
+    assert list(table.method) == [m for m in (spec_name(s) for s in METHODS) if m in set(table.method)]
+    (published,) = [c for c in table.columns if c.startswith("published FID")]
+    assert "pytorch-gan-collections" in published and "100k iterations" in published
+    beside = dict(zip(table.method, table[published]))
+    assert beside["WGAN-GP"] == "19.83" and beside["SNGAN"] == "—"  # SNGAN there used the hinge loss; here ns
+    assert best["FD-EffNetLite0"] == int(table.index[table.method == "SNGAN"][0])  # the lowest mean is bold
+    assert any("not FID" in n for n in notes) and any("JPEG-q75" in n for n in notes)
+    md, html = (p.read_text() for p in study.render_ledger(evaluate_claims(rows, 5), rows, "cpu", tmp_path))
+    assert md.index("## FD by method") < md.index("## Verdicts per claim") and "19.83" in md
+    assert "FD by method" in html and "not FID" in html and "gran/ns" not in md
+
+
 def image_kinds(n: int = 6) -> dict:
     gen = torch.Generator().manual_seed(0)
     real = torch.rand(n, 3, 8, 8, generator=gen, dtype=torch.float64) * 2 - 1

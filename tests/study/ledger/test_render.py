@@ -1,7 +1,7 @@
 import pandas as pd
 
 from granlib.study.ledger.claims import threshold, verdict_table
-from granlib.study.ledger.render import render, verdict_counts
+from granlib.study.ledger.render import Section, render, verdict_counts
 from granlib.study.ledger.verdicts import VERDICTS
 from granlib.study.pipeline.results import SMOKE_STAMP
 
@@ -27,3 +27,11 @@ def test_a_ledger_renders_as_markdown_and_html_with_its_rule_and_stamp(tmp_path)
     assert "estimate" not in md and "<h1>A ledger</h1>" in html and "3 runs" in html
     unstamped = render(table(), tmp_path, smoke=False, min_n=3, title="A ledger", summary="3 runs", name="toy")
     assert SMOKE_STAMP not in unstamped[0].read_text()
+
+
+def test_sections_come_between_the_rule_and_the_verdicts_in_both_formats(tmp_path):
+    section = Section("Results", "| a |\n|--|\n| 1 |", "<table><tr><td>1</td></tr></table>")
+    md, html = (p.read_text() for p in render(table(), tmp_path, smoke=False, min_n=3, title="A ledger",
+                                               summary="3 runs", name="toy", rule="the rule", sections=[section]))
+    assert md.index("the rule") < md.index("## Results\n\n| a |") < md.index("## Verdicts per claim")
+    assert html.index("<h2>Results</h2><table>") < html.index("<h2>Verdicts per claim</h2>")
