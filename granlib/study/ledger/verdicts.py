@@ -27,9 +27,9 @@ RULE = ("Comparative: Welch 95 % CI of the difference on the claimed side of 0 �
         "stated threshold ('below': every upper bound ≤ threshold → supported, some lower bound > threshold → "
         "contradicted; 'above': the mirror). Fewer than min_n seeds → pending.")
 FAMILY_RULE = ("Comparisons of one family (the image study's FD comparisons): Welch's t-test and the Mann–Whitney "
-               "rank test, each two-sided and Holm-adjusted over the family's m comparisons at α = 0.05; supported "
-               "(or contradicted, by the estimate's side) only when both reject, else inconclusive; Welch's 95 % CI "
-               "shown unadjusted. Fewer than min_n seeds → pending.")
+               "rank test, each two-sided and Holm-adjusted over the family's m comparisons (pending ones counted, "
+               "as p = 1) at α = 0.05; supported (or contradicted, by the estimate's side) only when both reject, else "
+               "inconclusive; Welch's 95 % CI shown unadjusted. Fewer than min_n seeds → pending.")
 VERDICTS = ("supported", "contradicted", "inconclusive", "pending")
 PRACTICAL_NULL = 0.10  # two-sided claims: |Δ| within 10 % of the reference mean counts as "no effect"
 
@@ -71,16 +71,21 @@ def decide_family(rows: list[dict], groups: dict[str, tuple[pd.Series, pd.Series
     :data:`FAMILY_RULE`: each row's Welch and rank p-values, Holm-adjusted over the family, decide together;
     ``groups`` maps a row's setting to its two samples. Rows already pending stay pending; the measurement text gains
     the tests."""
-    decided = [r for r in rows if r["verdict"] != "pending"]
-    welch = holm([welch_p_value(*groups[r["setting"]]) for r in decided])
-    rank = holm([rank_p_value(*groups[r["setting"]]) for r in decided])
-    for row, p_welch, p_rank in zip(decided, welch, rank):
+    # m is the family's size, pending comparisons included (as p = 1: not made, so not rejected): a look at the rows
+    # before every group has its seeds adjusts as strictly as the final one.
+    def adjusted(test) -> list[float]:
+        return holm([1.0 if r["verdict"] == "pending" else test(*groups[r["setting"]]) for r in rows])
+
+    m = len(rows)
+    for row, p_welch, p_rank in zip(rows, adjusted(welch_p_value), adjusted(rank_p_value)):
+        if row["verdict"] == "pending":
+            continue
         side = 1 if row["estimate"] > 0 else -1
         if p_welch < alpha and p_rank < alpha:
             row["verdict"] = "supported" if side == row["side"] else "contradicted"
         else:
             row["verdict"] = "inconclusive"
         disagree = (p_welch < alpha) != (p_rank < alpha)
-        row["measurement"] += (f"; Holm-adjusted over {len(decided)}: Welch p = {fmt(p_welch)}, Mann–Whitney "
+        row["measurement"] += (f"; Holm-adjusted over {m}: Welch p = {fmt(p_welch)}, Mann–Whitney "
                                f"p = {fmt(p_rank)}" + (" (the tests disagree: a diverged seed?)" if disagree else ""))
     return rows
