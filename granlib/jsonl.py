@@ -1,7 +1,8 @@
 """JSON lines: the one reader, appender and file lock behind run directories, result rows and ledgers.
 
 A line cut short by a kill while it was written is skipped with a warning naming ``file:line``; whole lines are
-appended with one ``write`` and flushed to disk, so a reader never sees half a record as a record.
+appended with one ``write`` and flushed to disk, so a reader never sees half a record as a record, and an append
+after a torn line starts a new line first.
 :func:`exclusive_lock` holds an ``flock`` that the system releases however its process ends, and names its holder
 to whoever is refused.
 """
@@ -45,13 +46,21 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 
 def append_jsonl(path: str | Path, record: dict) -> None:
-    """Append one record as one line (written whole, flushed and synced); creates the folder."""
+    """Append one record as one line (written whole, flushed and synced); creates the folder. A last line cut short
+    by a kill (no newline at the end of the file) is ended first, so the record is not glued onto it: the torn line
+    stays unreadable alone and the new record reads back whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
+    with path.open("a+b") as handle:
+        torn = handle.seek(0, os.SEEK_END) > 0 and _last_byte(handle) != b"\n"
+        handle.write((b"\n" if torn else b"") + (json.dumps(record) + "\n").encode())
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _last_byte(handle) -> bytes:
+    handle.seek(-1, os.SEEK_END)
+    return handle.read(1)
 
 
 def _holder(handle, wait_seconds: float = 1.0) -> str:

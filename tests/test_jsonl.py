@@ -17,6 +17,18 @@ def test_appended_records_read_back_and_a_torn_line_is_skipped_naming_it(tmp_pat
     assert read_jsonl(tmp_path / "missing.jsonl") == []
 
 
+def test_an_append_after_a_torn_line_starts_a_new_line_and_both_whole_records_read_back(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    append_jsonl(path, {"run": 1})
+    with path.open("a") as handle:  # a kill while a record was being written leaves a line without its newline
+        handle.write('{"run": 2, "fd": 1')
+    append_jsonl(path, {"run": 3})
+    append_jsonl(path, {"run": 4})
+    with pytest.warns(UserWarning, match=r"rows\.jsonl:2 is not a complete JSON line"):
+        assert read_jsonl(path) == [{"run": 1}, {"run": 3}, {"run": 4}]
+    assert path.read_text().endswith('{"run": 4}\n')
+
+
 def test_a_held_lock_refuses_naming_its_holder_and_is_free_again_after(tmp_path):
     lock = tmp_path / ".lock"
     with exclusive_lock(lock, "the thing"):
