@@ -31,6 +31,7 @@ from granlib.models import (
 )
 from granlib.normalizers import DEFAULT_CLIP, DEFAULT_GP_WEIGHT, NORMALIZERS, default_K, get_normalizer
 from granlib.training.devices import resolve_device
+from granlib.training.fast_path import precision
 
 
 class ConfigError(ValueError):
@@ -84,6 +85,8 @@ class TrainConfig:
     eval_every: int = 0
     eval_samples: int = 10_000  # generated images per periodic evaluation
     eval_feature_extractor: str = "inception"  # "inception" or "effnet_lite0" (offline proxy)
+    probe_dataset: str | None = None  # real images of the probes logged with the stats (granlib.training.probes);
+    # None = the training set; e.g. "imagefolder:<path>/test" for held-out images
     # --- execution
     device: str = "auto"  # "auto" = cuda if available, else cpu
     fast: bool | None = None  # fast path (bf16, channels_last, CUDA graphs); None = on for CUDA, off for CPU
@@ -223,6 +226,25 @@ def normalizer_arguments(config: TrainConfig) -> dict[str, float]:
     registered normaliser), read from the config: what the trainer and a reloaded run build D with."""
     return {name: getattr(config, name) if name in FIELD_NAMES else config.normalizer_options[name]
             for name in get_normalizer(config.normalizer).hyperparameters}
+
+
+# The optimisation settings that change what a run computes (beside data, networks, method, K, ε and seed, which
+# every row names on its own): part of every result row's run key, so rows of two protocols are never one run.
+RUN_SETTINGS = ("nz", "n_dis", "batch_size_d", "batch_size_g", "lr_d", "lr_g", "betas_d", "betas_g", "lr_decay",
+                "ema_decay", "ema_start")
+
+
+def run_settings(config: TrainConfig) -> dict:
+    """The settings of a resolved ``config`` that a result row's run key adds to its data, networks, method, K and
+    seed: :data:`RUN_SETTINGS` (betas as text, "0,0.9"), the normaliser's declared hyper-parameters (ε, λ, c or
+    options, as sorted JSON text) and the precision it trains in."""
+    settings = {name: getattr(config, name) for name in RUN_SETTINGS}
+    for name in ("betas_d", "betas_g"):
+        settings[name] = ",".join(f"{beta:g}" for beta in settings[name])
+    settings["hyperparameters"] = json.dumps(normalizer_arguments(config), sort_keys=True)
+    settings["precision"] = precision(  # the trainer's own decision
+        bool(config.fast), resolve_device(config.device).type)
+    return settings
 
 
 def upgrade_saved_config(saved: dict) -> dict:

@@ -34,3 +34,9 @@ class FastPath:
 
 
 MEASURES = tuple(field.name for field in fields(FastPath))
+
+
+def precision(fast: bool, device_type: str) -> str:
+    """The arithmetic a run trains in: "bf16" (autocast; ‖∇f‖, g's division and the GP norm in float32) on the fast
+    CUDA path, "fp32" everywhere else; the one place this is decided, for the trainer and for a run's key alike."""
+    return "bf16" if fast and FastPath().bf16_autocast and device_type == "cuda" else "fp32"

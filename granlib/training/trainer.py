@@ -16,7 +16,7 @@ from granlib.losses import get_loss
 from granlib.models import build_models
 from granlib.normalizers import build_discriminator
 from granlib.training.config import TrainConfig, normalizer_arguments, resolve_config
-from granlib.training.fast_path import FastPath
+from granlib.training.fast_path import FastPath, precision
 
 
 def discriminator_for(config: TrainConfig, d_net: nn.Module) -> nn.Module:
@@ -72,7 +72,7 @@ class Trainer(nn.Module):
         self.fast_path = (fast_path or FastPath()) if self.fast else FastPath.off()
         on_cuda = device.type == "cuda"
         self.fused_adam = self.fast_path.fused_adam and on_cuda  # otherwise PyTorch's default Adam
-        self.bf16 = self.fast_path.bf16_autocast and on_cuda
+        self.bf16 = self.fast_path.bf16_autocast and precision(self.fast, device.type) == "bf16"
         fused = self.fused_adam or None
         self.opt_g = torch.optim.Adam(self.G.parameters(), config.lr_g, betas=config.betas_g, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), config.lr_d, betas=config.betas_d, fused=fused)

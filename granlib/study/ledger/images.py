@@ -48,10 +48,10 @@ from granlib.project import project_root
 from granlib.study.instruments.measurements import measure_discriminator
 from granlib.study.instruments.seeds import StudySeeds
 from granlib.study.ledger.claims import bound_claim, cell_rows, comparison, verdict_table
-from granlib.study.ledger.profiles import load_profiles
+from granlib.study.ledger.profiles import anchored_params, load_profiles
 from granlib.study.ledger.render import Section, render
 from granlib.study.ledger.verdicts import FAMILY_RULE, RULE, decide_family
-from granlib.study.pipeline.experiments import make_config, run_and_evaluate, run_dir_for
+from granlib.study.pipeline.experiments import make_config, plan_run, run_and_evaluate, run_dir_for
 from granlib.study.pipeline.results import (
     RESULT_ROWS,
     ROW_KEYS,
@@ -93,17 +93,9 @@ def ema_initial_share(iterations: int, decay: float = EMA_DECAY) -> float:
 
 def study_params(profile: str, root: Path | None = None, results_dir: str | Path | None = None,
                  runs_dir: str | Path | None = None) -> dict:
-    """A profile's settings as :func:`granlib.study.pipeline.experiments.run_and_evaluate` takes them (paths made
-    absolute in the project ``root``); ``results_dir`` (where the rows go) and ``runs_dir`` replace the profile's."""
-    root = Path(root or project_root())
-    params = {**PROFILES[profile], "profile": f"ledger-{profile}", "project_root": str(root)}
-    for key in ("dataset_override", "eval_dataset_override"):
-        value = params.get(key)
-        if value and value.startswith("imagefolder:") and not Path(value.split(":", 1)[1]).is_absolute():
-            params[key] = f"imagefolder:{root / value.split(':', 1)[1]}"
-    params["runs_dir"] = str(root / (runs_dir or params["runs_dir"]))  # an absolute path stays as it is
-    params["results_dir"] = str(root / (results_dir or params["out_dir"]))
-    return params
+    """A profile's settings as :func:`granlib.study.pipeline.experiments.run_and_evaluate` takes them
+    (:func:`granlib.study.ledger.profiles.anchored_params`)."""
+    return anchored_params(PROFILES[profile], f"ledger-{profile}", root, results_dir, runs_dir)
 
 
 def methods_of(profile: str) -> tuple[str, ...]:
@@ -115,12 +107,23 @@ def plan(seeds: int, methods: tuple[str, ...] = METHODS) -> list[tuple[str, int]
     return [(method, seed) for seed in range(seeds) for method in methods]
 
 
-def estimated_seconds(profile: str) -> float:
-    """Training and evaluation time of a whole profile from the measured rates (one process)."""
+def measured_runs(profile: str, root: Path | None = None, **where: str | Path) -> set[tuple[str, int]]:
+    """The (method, seed) of ``profile``'s plan whose row exists: what a run of the study skips without training."""
+    params = study_params(profile, root, **where)
+    rows_path = Path(params["results_dir"]) / ROWS_FILE
+    return {(method, seed) for method, seed in plan(PROFILES[profile]["seeds"], methods_of(profile))
+            if plan_run(DATASET, method, seed, params, rows_file=rows_path).measured}
+
+
+def estimated_seconds(profile: str, skipped: set[tuple[str, int]] = frozenset()) -> float:
+    """Training and evaluation time of a profile's runs other than ``skipped`` from the measured rates (one
+    process)."""
     settings = PROFILES[profile]
     device = settings["device"]
     total = 0.0
     for method, seed in plan(settings["seeds"], methods_of(profile)):
+        if (method, seed) in skipped:
+            continue
         normalizer, _ = parse_method(method)
         rate = SECONDS_PER_ITERATION.get((device, normalizer), SECONDS_PER_ITERATION.get((device, None), 0.1))
         evaluations = 2 + (seed in settings.get("noise_seeds", ()))  # EMA-G, raw G (and the noise repeat)
@@ -542,13 +545,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     settings = PROFILES[args.profile]
     todo = plan(settings["seeds"], methods_of(args.profile))
-    hours = estimated_seconds(args.profile) / 3600
-    print(f"{args.profile}: {len(todo)} runs of {settings['iterations']} iterations; estimated {hours:.1f} h of "
+    measured = measured_runs(args.profile)
+    hours = estimated_seconds(args.profile, measured) / 3600
+    print(f"{args.profile}: {len(todo)} runs of {settings['iterations']} iterations, {len(measured)} with a row "
+          f"already (nothing to train), {len(todo) - len(measured)} to train; estimated {hours:.1f} h of "
           f"{settings['device']} time for one process at measured rates (n processes: about 1/n each)", flush=True)
     if args.plan:
         for i, (method, seed) in enumerate(todo):
             mine = "" if i % shard[1] == shard[0] else " (another shard)"
-            print(f"  [{i + 1}/{len(todo)}] {spec_name(method)}, seed {seed}{mine}")
+            done = " (row exists)" if (method, seed) in measured else ""
+            print(f"  [{i + 1}/{len(todo)}] {spec_name(method)}, seed {seed}{done}{mine}")
         return 0
     if settings["device"] == "cpu":
         torch.set_num_threads(1)  # one process per core: shards share the cores without contention

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from granlib.project import REPO_ROOT
+from granlib.project import REPO_ROOT, project_root
 from granlib.study.pipeline.profiles import ProfileError, parse, shown, suggest
 
 PROFILES_DIR = REPO_ROOT / "params" / "ledger"
@@ -33,6 +33,10 @@ FIELDS = {
                                     "pixel_images"),
                           tuples=("methods", "noise_seeds")),
     "costs": StudyFields(required=("repeats", "steps", "gap_batches")),
+    "regime": StudyFields(required=("dataset_override", "eval_dataset_override", "dataset_variant",
+                                    "feature_extractor", "data_root", "device", "iterations", "n_eval", "n_real",
+                                    "seeds", "pixel_images", "model_overrides", "cells", "runs_dir", "out_dir",
+                                    "figures_dir")),
 }
 
 
@@ -57,3 +61,20 @@ def load_profiles(study: str, path: str | Path | None = None) -> dict[str, dict]
     if not isinstance(profiles, dict) or not profiles:
         raise ProfileError(f"{shown(path)}: expected one entry per profile name")
     return {name: check(name, values, FIELDS[study], shown(path)) for name, values in profiles.items()}
+
+
+def anchored_params(settings: dict, label: str, root: Path | None = None, results_dir: str | Path | None = None,
+                    runs_dir: str | Path | None = None) -> dict:
+    """A study profile's ``settings`` as :func:`granlib.study.pipeline.experiments.run_and_evaluate` takes them:
+    ``profile`` = ``label``, and every relative path (image folders, ``runs_dir``, ``out_dir`` as ``results_dir``)
+    made absolute in the project ``root``; ``results_dir`` (where the rows go) and ``runs_dir`` replace the
+    profile's."""
+    root = Path(root or project_root())
+    params = {**settings, "profile": label, "project_root": str(root)}
+    for key in ("dataset_override", "eval_dataset_override"):
+        value = params.get(key)
+        if value and value.startswith("imagefolder:") and not Path(value.split(":", 1)[1]).is_absolute():
+            params[key] = f"imagefolder:{root / value.split(':', 1)[1]}"
+    params["runs_dir"] = str(root / (runs_dir or params["runs_dir"]))  # an absolute path stays as it is
+    params["results_dir"] = str(root / (results_dir or params["out_dir"]))
+    return params

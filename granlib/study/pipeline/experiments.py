@@ -1,8 +1,9 @@
 """Orchestration for the notebooks: profiles, one run per (dataset, method, loss, K, seed), result rows.
 
 A profile (``params/<name>.yaml``) is a flat dict of notebook parameters; :func:`load_profile` reads it.
-:func:`run_and_evaluate` trains a run (skipped when its run directory is finished), evaluates EMA-G and appends
-one provenance-complete row to ``<results_dir>/rows/<dataset>.jsonl`` (skipped when that row exists).
+:func:`run_and_evaluate` looks for the run's row first (nothing to do when it exists), else trains the run (skipped
+when its run directory is finished), evaluates EMA-G and appends one provenance-complete row to
+``<results_dir>/rows/<dataset>.jsonl``.
 
 Relative ``results_dir``/``runs_dir`` are taken from the *project* being worked in
 (:func:`granlib.project.project_root`), not from where granlib is installed, and rows store ``run_dir`` relative to
@@ -11,8 +12,10 @@ it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from granlib.project import REPO_ROOT, project_root
 from granlib.study.pipeline.plots import apply_theme
 from granlib.study.pipeline.profiles import FIELDS, read_profile
 from granlib.study.pipeline.results import SOURCE, append_row, has_row
-from granlib.training.config import TrainConfig, preset, resolve_config
+from granlib.training.config import TrainConfig, preset, resolve_config, run_settings
 from granlib.training.evaluation import evaluate_run
 from granlib.training.loop import train
 from granlib.training.provenance import device_name, git_commit
@@ -124,7 +127,18 @@ def run_dir_for(config: TrainConfig, params: dict, dataset: str) -> Path:
     resolved = resolve_config(config)
     options = "".join(f"-{name}{value:g}" for name, value in sorted(resolved.normalizer_options.items()))
     name = f"{resolved.normalizer}-{resolved.loss}-K{resolved.K:g}{options}-s{resolved.seed}"
-    return Path(params["runs_dir"]) / dataset / name
+    return Path(params["runs_dir"]) / dataset / settings_folder(resolved) / name
+
+
+def settings_folder(config: TrainConfig) -> str:
+    """The folder of a resolved config's protocol under a profile's runs: its widths and precision, then a digest of
+    every other setting that changes a run (:func:`granlib.training.config.run_settings`, ε, the networks), so that a
+    run asked for with one setting changed is a new run, never a finished one refused or relabelled."""
+    protocol = {**run_settings(config), "eps": config.eps, "nets": [config.architecture, config.cnn_variant,
+                                                                    config.init, config.resnet_upsample],
+                "iterations": config.iterations, "resolution": config.resolution}
+    digest = hashlib.sha256(json.dumps(protocol, sort_keys=True).encode()).hexdigest()[:8]
+    return f"G{config.ngf}-D{config.ndf}-{run_settings(config)['precision']}-{digest}"
 
 
 class FinishedRunMismatchError(ValueError):
@@ -149,7 +163,7 @@ def run_key(config: TrainConfig, params: dict, dataset: str) -> dict:
     return {"dataset_key": identity.key, "dataset": identity.label, "resolution": config.resolution,
             "architecture": config.architecture, "cnn_variant": config.cnn_variant, "init": config.init,
             "ngf": config.ngf, "ndf": config.ndf, "method": config.normalizer, "loss": config.loss, "K": config.K,
-            "eps": config.eps, "iterations": config.iterations, "seed": config.seed,
+            "eps": config.eps, **run_settings(config), "iterations": config.iterations, "seed": config.seed,
             "feature_extractor": params.get("feature_extractor", "inception"),
             "n_real": int(params.get("n_real", n_fake)), "n_fake": n_fake,
             "reference_images": reference_images(params), "profile": params["profile"],
@@ -170,6 +184,31 @@ def check_finished_run(run_dir: Path, config: TrainConfig) -> None:
             + "\n  ".join(differences) + "\nUse another runs_dir, or remove that run directory to train it anew.")
 
 
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a profile as :func:`run_and_evaluate` sees it before doing anything."""
+
+    config: TrainConfig  # as made from the profile
+    resolved: TrainConfig
+    run_dir: Path
+    key: dict  # its row's run key
+    target: Path  # the rows file its row goes to
+    measured: bool  # a row of its key exists: nothing to train or evaluate
+
+
+def plan_run(dataset: str, method: str, seed: int, params: dict, K: float | None = None,  # noqa: N803
+             results_name: str | None = None, rows_file: str | Path | None = None) -> PlannedRun:
+    """Where one run trains, its run key and whether its row exists (in ``rows_file``, or without one in any rows
+    file of the results directory): what a study's plan prints and :func:`run_and_evaluate` acts on."""
+    normalizer, loss = parse_method(method)
+    config = make_config(dataset, normalizer, loss, K, seed, params)
+    resolved = resolve_config(config)
+    key = run_key(resolved, params, dataset)
+    target = Path(rows_file) if rows_file else Path(params["results_dir"]) / "rows" / f"{results_name or dataset}.jsonl"
+    measured = has_row(target if rows_file else params["results_dir"], key)
+    return PlannedRun(config, resolved, run_dir_for(config, params, dataset), key, target, measured)
+
+
 def run_and_evaluate(dataset: str, method: str, seed: int, params: dict, K: float | None = None,
                      results_name: str | None = None, rows_file: str | Path | None = None,
                      measure: Callable[[Path], dict] | None = None) -> Path:
@@ -179,19 +218,14 @@ def run_and_evaluate(dataset: str, method: str, seed: int, params: dict, K: floa
     ``measure(run_dir)`` adds further measurements of the trained run to it. A row of the same run key in that
     file (or, without ``rows_file``, in any rows file of the results directory) means there is nothing to do.
     """
-    normalizer, loss = parse_method(method)
-    config = make_config(dataset, normalizer, loss, K, seed, params)
-    run_dir = run_dir_for(config, params, dataset)
-    resolved = resolve_config(config)
+    planned = plan_run(dataset, method, seed, params, K, results_name, rows_file)
+    config, run_dir, resolved, key = planned.config, planned.run_dir, planned.resolved, planned.key
+    if planned.measured:
+        return run_dir  # measured already: nothing to train (the run directory may be absent, as on a fresh clone)
     if run_is_finished(run_dir):
         check_finished_run(run_dir, resolved)
     else:
         train(config, run_dir, quiet=True)
-    key = run_key(resolved, params, dataset)
-    # an explicit rows file is its own record; otherwise any rows file of the results directory counts
-    target = Path(rows_file) if rows_file else Path(params["results_dir"]) / "rows" / f"{results_name or dataset}.jsonl"
-    if has_row(target if rows_file else params["results_dir"], key):
-        return run_dir
     # against the training images, or a held-out split where the profile names one (eval_dataset_override)
     metrics = evaluate_run(run_dir, key["n_fake"], n_real=key["n_real"], feature_extractor=key["feature_extractor"],
                            reference_dataset=params.get("eval_dataset_override"))
@@ -202,5 +236,5 @@ def run_and_evaluate(dataset: str, method: str, seed: int, params: dict, K: floa
            "git_commit": git_commit(), "run_dir": relative_run_dir(run_dir, params), "source": SOURCE}
     if measure is not None:
         row.update(measure(run_dir))
-    append_row(target, row)
+    append_row(planned.target, row)
     return run_dir

@@ -26,6 +26,7 @@ from granlib.study.pipeline.anchors import (
     statistics,
 )
 from granlib.study.pipeline.row_store import RowSchema, RowStore, read_rows, to_frame
+from granlib.training.config import RUN_SETTINGS
 
 SOURCE = "granlib (measured)"
 SMOKE_STAMP = "smoke — not a result"
@@ -37,12 +38,17 @@ ANCHOR_LABELS = {key: label for key, label in LABELS.items() if key != "syntheti
 
 
 # The fields that name one measured run: two rows that agree in all of them are one run measured twice.
+# Every training setting that changes a run is in it: the networks' widths, the optimisation settings of
+# granlib.training.config.RUN_SETTINGS, the normaliser's hyper-parameters and the precision, so rows of two widths or
+# two batch sizes are never one run, and a study asked for with one setting changed trains that run anew.
 RUN_KEY = ("dataset_key", "dataset", "resolution", "architecture", "cnn_variant", "init", "ngf", "ndf", "method",
-           "loss", "K", "eps", "normalizer_options", "iterations", "seed", "feature_extractor", "n_real", "n_fake",
-           "reference_images", "profile")  # normalizer_options: JSON text, only in rows of normalisers that have some
+           "loss", "K", "eps", "normalizer_options", *RUN_SETTINGS, "hyperparameters", "precision", "iterations",
+           "seed", "feature_extractor", "n_real", "n_fake", "reference_images",
+           "profile")  # normalizer_options: JSON text, only in rows of normalisers that have some (older rows)
 RESULT_ROWS = RowSchema(key=RUN_KEY, required=ROW_KEYS,
                         numeric=("resolution", "ngf", "ndf", "K", "eps", "iterations", "seed", "fd", "is_mean",
-                                 "is_std", "kid_mean", "kid_std", "n_real", "n_fake"))
+                                 "is_std", "kid_mean", "kid_std", "n_real", "n_fake", "nz", "n_dis", "batch_size_d",
+                                 "batch_size_g", "lr_d", "lr_g", "ema_decay", "ema_start"))
 
 
 def append_row(path: str | Path, row: dict) -> bool:
@@ -96,7 +102,8 @@ def method_label(normalizer: str, loss: str, K: float | None = None) -> str:
 # What makes two runs comparable: one table groups rows that agree in all of these (the run key less method, loss,
 # K and seed), so a wider network, another reference set or another profile never hides inside a mean.
 PROTOCOL = ("dataset_key", "dataset", "resolution", "architecture", "cnn_variant", "init", "ngf", "ndf", "eps",
-            "iterations", "metric", "feature_extractor", "n_real", "n_fake", "reference_images", "profile")
+            *RUN_SETTINGS, "precision", "iterations", "metric", "feature_extractor", "n_real", "n_fake",
+            "reference_images", "profile")
 
 
 def summary_table(rows: pd.DataFrame) -> pd.DataFrame:

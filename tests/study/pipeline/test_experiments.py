@@ -92,12 +92,19 @@ def test_each_dataset_gets_its_resolution_and_protocol(dataset, resolution, arch
     assert standing_in.dataset == "synthetic" and standing_in.resolution == resolution  # the notebook's resolution
 
 
-def test_run_directories_name_dataset_method_K_and_seed(tmp_path):
-    params = {"iterations": 10, "runs_dir": str(tmp_path)}
+def test_run_directories_name_dataset_protocol_method_K_and_seed(tmp_path):
+    params = {"iterations": 10, "runs_dir": str(tmp_path), "device": "cpu"}
     config = make_config("cifar10", "gran", "ns", 0.1, 3, params)
-    assert run_dir_for(config, params, "cifar10") == tmp_path / "cifar10" / "gran-ns-K0.1-s3"
+    run_dir = run_dir_for(config, params, "cifar10")
+    assert run_dir.parent.parent == tmp_path / "cifar10" and run_dir.name == "gran-ns-K0.1-s3"
+    assert run_dir.parent.name.startswith("G512-D64-fp32-")  # the published CNN widths, then a digest
     default_K = make_config("cifar10", "sn", "hinge", None, 0, params)
-    assert run_dir_for(default_K, params, "cifar10") == tmp_path / "cifar10" / "sn-hinge-K1-s0"
+    assert run_dir_for(default_K, params, "cifar10").name == "sn-hinge-K1-s0"
+    # one setting changed is another run in another folder, never the finished one refused or relabelled
+    for changed in ({"batch_size_d": 32}, {"ema_decay": 0.99}, {"ndf": 16}, {"eps": 1e-6}, {"lr_g": 1e-4}):
+        other = run_dir_for(make_config("cifar10", "gran", "ns", 0.1, 3, {**params, "model_overrides": changed}),
+                            params, "cifar10")
+        assert other.name == run_dir.name and other.parent != run_dir.parent, changed
 
 
 def test_rerun_skips_finished_runs_and_existing_rows(smoke_profile):

@@ -1,5 +1,6 @@
 import json
 import multiprocessing
+import shutil
 import time
 from pathlib import Path
 
@@ -10,7 +11,9 @@ from torch import nn
 from granlib.normalizers import build_discriminator
 from granlib.study.instruments.measurements import frozen_float64, point_kinds, spectral_report
 from granlib.study.ledger import images, mixtures
-from granlib.study.pipeline.experiments import FinishedRunMismatchError, resolve_params, run_and_evaluate
+from granlib.study.pipeline import experiments
+from granlib.study.pipeline.experiments import plan_run, resolve_params, run_and_evaluate
+from granlib.study.pipeline.results import load_rows
 from granlib.study.pipeline.row_store import (
     RowConflictError,
     RowFileError,
@@ -21,6 +24,7 @@ from granlib.study.pipeline.row_store import (
     read_rows,
     study_lock,
 )
+from granlib.training.run_dir import run_is_finished
 
 SCHEMA = RowSchema(key=("method", "seed"), required=("method", "seed", "fd"), numeric=("seed", "fd"))
 
@@ -158,11 +162,29 @@ def test_a_re_measured_spectral_report_is_bit_identical():
     assert spectral_report(disc, kinds, seed=4)["sigma_max"] != reports[0]["sigma_max"]  # the seed is used
 
 
-def test_a_finished_run_asked_for_with_another_length_is_refused(smoke_profile):
+def test_a_run_asked_for_with_one_setting_changed_is_trained_as_a_new_run(smoke_profile):
     params = resolve_params(str(smoke_profile(iterations=2, n_eval=8, n_real=8)))
-    run_and_evaluate("cifar10", "gran/ns", 0, params)
+    first = run_and_evaluate("cifar10", "gran/ns", 0, params)
     (rows_file,) = (Path(params["results_dir"]) / "rows").glob("*.jsonl")
     before = rows_file.read_text()
-    with pytest.raises(FinishedRunMismatchError, match=r"iterations: 2 -> 4"):
-        run_and_evaluate("cifar10", "gran/ns", 0, {**params, "iterations": 4})
-    assert rows_file.read_text() == before  # nothing relabelled, nothing appended
+    for changed in ({"iterations": 4}, {"model_overrides": {**params["model_overrides"], "batch_size_d": 4}}):
+        other = run_and_evaluate("cifar10", "gran/ns", 0, {**params, **changed})
+        assert other != first and run_is_finished(other) and run_is_finished(first)
+    assert rows_file.read_text().startswith(before)  # the first row untouched, the new runs' rows after it
+    rows = load_rows(rows_file)
+    assert len(rows) == 3 and sorted(rows.iterations) == [2, 2, 4] and sorted(rows.batch_size_d) == [4, 8, 8]
+
+
+def test_a_run_whose_row_exists_is_not_trained_again_even_without_its_run_directory(smoke_profile, monkeypatch):
+    params = resolve_params(str(smoke_profile(iterations=2, n_eval=8, n_real=8)))
+    run_dir = run_and_evaluate("cifar10", "gran/ns", 0, params)
+    shutil.rmtree(params["runs_dir"])  # a fresh clone: rows in git, runs/ not
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained a run whose row exists")
+
+    monkeypatch.setattr(experiments, "train", no_training)
+    monkeypatch.setattr(experiments, "evaluate_run", no_training)
+    assert run_and_evaluate("cifar10", "gran/ns", 0, params) == run_dir and not run_dir.exists()
+    assert plan_run("cifar10", "gran/ns", 0, params).measured
+    assert not plan_run("cifar10", "gran/ns", 1, params).measured
