@@ -29,6 +29,14 @@ For GN ($g = f/(n + |f|)$) the $|f|$ term is kept differentiable, since it does 
 **The discriminator step does need double backprop**: $n$ depends on D's parameters through $w_i$, so the
 parameter gradient must flow through $\nabla_x f$ (``create_graph=True``).
 
+**Two forms of ours, not the paper's** (for the study of where GraN collapses).
+*Floored*: $\tilde R(n) = R(\max(n, \sqrt\epsilon))$. $R$ peaks at $n = \sqrt\epsilon$, so $\tilde R$ is continuous
+there; below it $g = K f/(2\sqrt\epsilon)$ and $\lVert\nabla_x g\rVert = K n/(2\sqrt\epsilon) < K/2$, at and above it
+$g$ is GraN's. The bound $\lVert\nabla_x g\rVert < K$ holds on every region, and $g$ no longer vanishes where $f$ is
+nearly flat ($R(n) \to 0$ as $n \to 0$ is GraN's "flat-region trap").
+*Scale-free*: $\epsilon_t = \epsilon_{rel}\,\overline{n^2}$, the mean over the batch (detached), so that $g$ does
+not change when $f$ is multiplied by a constant; per sample it is GraN with a constant $\epsilon$, so the bound holds.
+
 **Defaults.** ε = 1e-4 here. K has no default in this module: the wrapper is given the K it is to bound; the
 library's default K per normaliser is declared once, with the reason for it, in :mod:`granlib.normalizers`.
 """
@@ -38,7 +46,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-VARIANTS = ("gran", "inverse", "gn")
+VARIANTS = ("gran", "inverse", "gn", "floor", "scale_free")
 
 DEFAULT_EPS = 1e-4  # ε of R(n) = n/(n²+ε); the one source of this default (configs resolve to it)
 
@@ -64,6 +72,12 @@ def per_sample_norm(grad: Tensor) -> Tensor:
     return torch.linalg.vector_norm(at_least_float32(grad), dim=tuple(range(1, grad.dim())))
 
 
+def effective_eps(n: Tensor, eps: float, variant: str) -> Tensor | float:
+    """The ε that R(n) uses: ``eps`` itself, or for ``scale_free`` ε_t = ε_rel · mean_b n_b² (``eps`` is ε_rel; the
+    mean is over the batch D is called on, detached), which makes g invariant to the scale of f."""
+    return eps * (n.detach() ** 2).mean() if variant == "scale_free" else eps
+
+
 def normalize(f: Tensor, n: Tensor, eps: float, K: float, variant: str) -> Tensor:  # noqa: N803 - the paper's name
     """g from f and n = ‖∇ₓf‖ (both [B]); float32 or wider for the division."""
     tau = 1.0 / K  # divided, not multiplied by K: the arithmetic the committed runs used
@@ -71,6 +85,12 @@ def normalize(f: Tensor, n: Tensor, eps: float, K: float, variant: str) -> Tenso
         return f * n / (n * n + eps) / tau  # g = f · n/(n²+ε) / τ
     if variant == "inverse":
         return f / (n + eps) / tau  # g = f / (n+ε) / τ
+    if variant == "floor":
+        m = n.clamp_min(eps**0.5)  # R̃(n) = R(max(n, √ε)): below √ε, g = K·f/(2√ε) and ‖∇ₓg‖ = K·n/(2√ε) < K/2
+        return f * m / (m * m + eps) / tau
+    if variant == "scale_free":
+        eps_t = effective_eps(n, eps, variant)
+        return f * n / (n * n + eps_t) / tau  # g = f · n/(n²+ε_t) / τ, ε_t = ε_rel · mean_b n²
     return f / (n + f.abs()) / tau  # GN-GAN: g = f / (‖∇f‖ + |f|), τ still divides
 
 
@@ -79,9 +99,11 @@ class GraN(nn.Module):
 
     Args:
         net: maps [B, ...] to B scalars (any shape with B elements); no BatchNorm.
-        eps: ε > 0 in R(n) = n/(n²+ε) (or 1/(n+ε) for ``variant="inverse"``; unused by ``"gn"``).
+        eps: ε > 0 in R(n) = n/(n²+ε) (or 1/(n+ε) for ``variant="inverse"``; ε_rel for ``"scale_free"``; unused by
+            ``"gn"``).
         K: the Lipschitz bound K = 1/τ > 0 (g = K·f·R(n)).
-        variant: ``"gran"``, ``"inverse"`` or ``"gn"`` (GN-GAN, Wu et al. 2021).
+        variant: ``"gran"``, ``"inverse"`` or ``"gn"`` (GN-GAN, Wu et al. 2021); two forms of ours, not the
+            paper's: ``"floor"`` (R(max(n, √ε))) and ``"scale_free"`` (ε_t = ε · mean_b n², detached).
     """
 
     def __init__(self, net: nn.Module, eps: float = DEFAULT_EPS, *, K: float,  # noqa: N803

@@ -19,7 +19,8 @@ class GradientNormalizedDiscriminator(Discriminator):
 
     def __init__(self, net: nn.Module, K: float, eps: float = DEFAULT_EPS, variant: str = "gran"):  # noqa: N803
         nn.Module.__init__(self)  # f lives once, inside GraN (see the ``net`` property)
-        self.name = {"gran": "gran", "inverse": "gran_inverse", "gn": "gn"}[variant]
+        self.name = {"gran": "gran", "inverse": "gran_inverse", "gn": "gn", "floor": "gran_floor",
+                     "scale_free": "gran_scalefree"}[variant]
         if not K > 0:
             raise ValueError(f"K must be > 0, got {K}")
         self.K = float(K)
@@ -31,6 +32,13 @@ class GradientNormalizedDiscriminator(Discriminator):
 
     def forward(self, x: Tensor, generator_step: bool = False) -> Tensor:
         return self.gran(x, generator_step=generator_step)
+
+
+class ScaleFreeDiscriminator(GradientNormalizedDiscriminator):
+    """GraN with ε_t = ε_rel · mean_b ‖∇ₓf‖² (a form of ours, see :mod:`granlib.gran`)."""
+
+    def __init__(self, net: nn.Module, K: float, eps_rel: float):  # noqa: N803
+        super().__init__(net, K, eps=eps_rel, variant="scale_free")
 
 
 class EquivalentDiscriminator(Discriminator):
