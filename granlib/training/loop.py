@@ -27,11 +27,11 @@ from tqdm.auto import tqdm
 import granlib.training.distributed as distributed
 from granlib.data import holds_in_memory, load_dataset, make_sampler, to_float
 from granlib.jsonl import append_jsonl
-from granlib.normalizers import gradient_norms
 from granlib.training.config import TrainConfig, resolve_config
 from granlib.training.devices import cudnn_autotuning
 from granlib.training.evaluation import PeriodicEvaluator
 from granlib.training.graphs import GraphedIteration
+from granlib.training.probes import probe_measures
 from granlib.training.provenance import write_provenance
 from granlib.training.run_dir import (
     check_checkpoint_config,
@@ -63,7 +63,7 @@ class Run:
     dataset: object
     sampler: object
     fixed_z: Tensor  # the codes of every sample grid
-    probe: tuple[Tensor, Tensor]  # the inputs of every logged gradient norm
+    probe: tuple[Tensor, Tensor]  # the inputs of every logged probe measure
     evaluator: Callable[[nn.Module, int], dict] | None  # eval_every's evaluation
 
 
@@ -113,7 +113,9 @@ def set_up(config: TrainConfig, run_dir: Path, max_seconds: float | None = None,
     trainer = Trainer(config, device)
     sampler = make_sampler(dataset, device, seeds.data, config.in_memory)
     fixed_z = torch.randn(64, config.nz, generator=torch.Generator().manual_seed(seeds.fixed_samples)).to(device)
-    probe = gradient_probe(dataset, config.nz, device, seed=seeds.probe)
+    probe_images = load_dataset(config.probe_dataset, config.data_root, config.resolution) if config.probe_dataset \
+        else dataset
+    probe = gradient_probe(probe_images, config.nz, device, seed=seeds.probe)
     return Run(config, run_dir, ctx, device, seeds, trainer, dataset, sampler, fixed_z, probe, evaluator)
 
 
@@ -210,14 +212,12 @@ class LogWindow:
     def close(self, run: Run, done: int, run_iteration: GraphedIteration) -> dict | None:
         """Append the window's stats line (rank 0) and start a new window; returns the line."""
         # every rank runs the probe: on GPUs G's SyncBatchNorm is a collective (rank 0 alone would hang)
-        grad_f, grad_d = gradient_norm_sample(run.trainer, run.probe)
+        probed = probe_sample(run.trainer, run.probe)
         record = None
         if run.ctx.is_main:
             record = {k: v.item() / (1 if k.startswith("max_") else self.steps) for k, v in self.sums.items()}
             trainer = run.trainer
-            record.update(step=done, grad_f_mean=grad_f.mean().item(), grad_f_max=grad_f.max().item(),
-                          grad_d_mean=grad_d.mean().item(), grad_d_max=grad_d.max().item(),
-                          lr_d=float(trainer.opt_d.param_groups[0]["lr"]),
+            record.update(step=done, **probed, lr_d=float(trainer.opt_d.param_groups[0]["lr"]),
                           lr_g=float(trainer.opt_g.param_groups[0]["lr"]),
                           sec_per_it=(time.perf_counter() - self.started) / self.steps,
                           cuda_graph=run_iteration.active, cuda_graph_fallback=run_iteration.fallback_reason)
@@ -243,11 +243,15 @@ def checkpoint(run: Run, step: int) -> None:
 
 # --- fixed inputs, RNG states, samples
 
-def gradient_probe(dataset, nz: int, device: torch.device, n: int = 16, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """The fixed inputs of the logged gradient norms: n real images (a seeded choice) and n latent codes.
+PROBE_SIZE = 64  # real images and codes of the logged probes (granlib.training.probes)
+
+
+def gradient_probe(dataset, nz: int, device: torch.device, n: int = PROBE_SIZE, seed: int = 0
+                   ) -> tuple[Tensor, Tensor]:
+    """The fixed inputs of the logged probes: n real images of ``dataset`` (a seeded choice) and n latent codes.
 
     Drawn with their own generators, never from the training streams, so logging cannot change a run, and the
-    same images at every log, so logged norms differ only because D (and G) changed.
+    same images at every log, so logged values differ only because D (and G) changed.
     """
     generator = torch.Generator().manual_seed(seed)
     indices = torch.randperm(len(dataset), generator=generator)[:n].tolist()
@@ -255,17 +259,18 @@ def gradient_probe(dataset, nz: int, device: torch.device, n: int = 16, seed: in
     return reals, torch.randn(n, nz, generator=generator).to(device)
 
 
-def gradient_norm_sample(trainer: Trainer, probe: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-    """‖∇ₓf‖ and ‖∇ₓD‖ on the probe's real images and G's images of its codes; every buffer of G and D (G's
-    BatchNorm running statistics, SN's power-iteration vectors) is restored afterwards: logging never changes a run.
+def probe_sample(trainer: Trainer, probe: tuple[Tensor, Tensor]) -> dict[str, float]:
+    """D's probe measures (:func:`granlib.training.probes.probe_measures`) on the probe's real images and G's images
+    of its codes; every buffer of G and D (G's BatchNorm running statistics, SN's power-iteration vectors) is
+    restored afterwards: logging never changes a run.
     """
     reals, z = probe
     buffers = list(trainer.G.buffers()) + list(trainer.D.buffers())
     saved_buffers = [buffer.clone() for buffer in buffers]
     try:
         with torch.no_grad():
-            fake = trainer.G(z)
-        return gradient_norms(trainer.D, torch.cat([reals, fake]))
+            fake = trainer.G(z).float()
+        return probe_measures(trainer.D, reals, fake)
     finally:
         with torch.no_grad():
             for buffer, saved in zip(buffers, saved_buffers):

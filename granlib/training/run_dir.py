@@ -42,7 +42,7 @@ from granlib.training.trainer import discriminator_for
 
 # Fields that only change how a run executes, not what it computes; a resumed run may change them.
 EXECUTION_FIELDS = {"device", "data_root", "log_every", "sample_every", "checkpoint_every", "eval_every",
-                    "eval_samples", "eval_feature_extractor", "fast", "cuda_graph"}
+                    "eval_samples", "eval_feature_extractor", "fast", "cuda_graph", "probe_dataset"}
 
 
 class ConfigMismatchError(ValueError):
