@@ -1,0 +1,231 @@
+"""The regime map: where GraND-GAN collapses on CIFAR-10 at CPU scale, and which cause the runs support.
+
+**Protocol** (``params/ledger/regime.yaml``, profile ``map``): the image study's CPU protocol
+(:mod:`granlib.study.ledger.images`) with GraND-GAN's loss, in *cells*: one method at one D base width with the
+settings it changes. The paper's GraN at widths 8, 12 and 16 (ε = 1e-4); at width 8 with the width-matched ε (the
+published width's initial n₀²/ε); two forms of ours, not the paper's, that remove a candidate cause each: the
+scale-free ε (ε_t = ε_rel·mean n², widths 8 and 16) and the floored n (R(max(n, √ε)), widths 8 and 12); and the
+paper's ablation R(n) = 1/(n + ε) (widths 8 and 12), which has no flat-region trap either.
+
+**A row** per run (the result row's run key and provenance, :mod:`granlib.study.pipeline.results`): its cell,
+FD-EffNetLite0 of EMA-G against held-out images, the sample diversity of EMA-G and of real images (the collapse
+criterion of the image study), and the run's probe summary (:func:`probe_summary`) read from its stats lines:
+n = ‖∇ₓf‖, n²/ε, g and the trap share on fixed real and generated probes every 250 iterations
+(:mod:`granlib.training.probes`). The rule that turns rows into a verdict on the cause is
+``results/ledger/regime/RULE.md``, committed before the first row.
+
+Run ``python -m granlib.study.ledger.regime --profile smoke|map [--shard i/n] [--plan]``: trains what has no row
+yet (a run with a row is never trained again; an unfinished one resumes from its checkpoint), every cell of seed 0
+first, then seed 1, …; ``--plan`` prints the runs, which have rows, and the time estimate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from granlib.study.instruments.seeds import StudySeeds
+from granlib.study.ledger.images import COLLAPSE_RATIO, DATASET, pixel_std, real_images, train_seconds
+from granlib.study.ledger.profiles import anchored_params, load_profiles
+from granlib.study.pipeline.experiments import plan_run, run_and_evaluate
+from granlib.study.pipeline.results import RESULT_ROWS, ROW_KEYS, spec_name
+from granlib.study.pipeline.row_store import RowStore, parse_shard, study_lock
+from granlib.training.probes import PROBE_SETS, sample_diversity
+from granlib.training.run_dir import load_ema_generator, read_jsonl, saved_config
+
+ROWS_FILE = "regime_map.jsonl"
+TRAPPED_SHARE = 0.5  # a run is trapped at a log when either probe set's trap share exceeds one half (RULE.md)
+SETTLE_ITERATIONS = 1000  # a run's collapse status on the probes must hold over its last 1 000 iterations
+
+# Seconds per GraN iteration behind --plan's estimate, by D base width: one thread, G width 64, batch 32, fp32,
+# measured on the 2-core machine with the other core idle (2026-12-06); the proxy extracts ~12 images/s per core.
+SECONDS_PER_ITERATION = {8: 0.100, 12: 0.165, 16: 0.212}
+SECONDS_PER_EVALUATED_IMAGE = 0.08
+
+
+def profiles() -> dict[str, dict]:
+    """The map's profiles (``params/ledger/regime.yaml``), read when asked for."""
+    return load_profiles("regime")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the map: a method at a D base width, with the settings it changes."""
+
+    name: str
+    method: str  # "normaliser/loss"
+    ndf: int  # D base width
+    eps: float | None = None  # GraN's ε; None: the normaliser's default
+
+    @property
+    def label(self) -> str:
+        eps = "" if self.eps is None else f", ε = {self.eps:.3g}"
+        return f"{spec_name(self.method)}, D width {self.ndf}{eps}"
+
+
+def cells(settings: dict) -> list[Cell]:
+    return [Cell(**cell) for cell in settings["cells"]]
+
+
+def cell_params(settings: dict, cell: Cell, profile: str, root: Path | None = None, **where: str | Path) -> dict:
+    """The run parameters of one cell: the profile's, D's width (and ε) among the model settings, the cell's own
+    runs folder, and the held-out images as the real probes."""
+    params = anchored_params(settings, f"regime-{profile}", root, where.get("results_dir"), where.get("runs_dir"))
+    overrides = {**params["model_overrides"], "ndf": cell.ndf, "probe_dataset": params["eval_dataset_override"]}
+    if cell.eps is not None:
+        overrides["eps"] = cell.eps
+    return {**params, "model_overrides": overrides, "runs_dir": str(Path(params["runs_dir"]) / cell.name)}
+
+
+def plan(settings: dict) -> list[tuple[Cell, int]]:
+    """(cell, seed) in protocol order: every cell of seed 0 first, then seed 1, …"""
+    return [(cell, seed) for seed in range(settings["seeds"]) for cell in cells(settings)]
+
+
+def rows_path(settings: dict, profile: str, root: Path | None = None, **where: str | Path) -> Path:
+    return Path(anchored_params(settings, profile, root, where.get("results_dir"))["results_dir"]) / ROWS_FILE
+
+
+def measured_runs(profile: str, root: Path | None = None, **where: str | Path) -> set[tuple[str, int]]:
+    """The (cell name, seed) of the plan whose row exists: what a run of the map skips without training."""
+    settings = profiles()[profile]
+    path = rows_path(settings, profile, root, **where)
+    return {(cell.name, seed) for cell, seed in plan(settings)
+            if plan_run(DATASET, cell.method, seed, cell_params(settings, cell, profile, root, **where),
+                        rows_file=path).measured}
+
+
+def estimated_seconds(settings: dict, skipped: set[tuple[str, int]] = frozenset()) -> float:
+    """Training and evaluation time of the runs other than ``skipped`` (one process, measured rates)."""
+    evaluation = (settings["n_eval"] + settings["pixel_images"]) * SECONDS_PER_EVALUATED_IMAGE
+    return sum(settings["iterations"] * SECONDS_PER_ITERATION.get(cell.ndf, max(SECONDS_PER_ITERATION.values()))
+               + evaluation for cell, seed in plan(settings) if (cell.name, seed) not in skipped)
+
+
+def probe_summary(records: list[dict], iterations: int) -> dict:
+    """A run's probe measures as the rule reads them: the final values per set, the first iteration where D was
+    trapped (either set's trap share > :data:`TRAPPED_SHARE`), where the generated probes had collapsed (their
+    diversity < COLLAPSE_RATIO × the real probes'), and where D had left n² ≪ ε (both sets' median n²/ε ≥ 1); and
+    whether the probes' collapse status held over the last :data:`SETTLE_ITERATIONS` iterations."""
+    logged = [r for r in records if "trap_share[real]" in r]
+    if not logged:
+        return {}
+
+    def trapped(r: dict) -> bool:
+        return max(r["trap_share[real]"], r["trap_share[generated]"]) > TRAPPED_SHARE
+
+    def collapsed(r: dict) -> bool:
+        return r["diversity[generated]"] < COLLAPSE_RATIO * r["diversity[real]"]
+
+    def escaped(r: dict) -> bool:
+        ratios = [r[f"n2_over_eps_median[{s}]"] for s in PROBE_SETS]
+        return None not in ratios and min(ratios) >= 1
+
+    def first(test) -> int | None:
+        return next((r["step"] for r in logged if test(r)), None)
+
+    last = logged[-1]
+    tail = [collapsed(r) for r in logged if r["step"] >= iterations - SETTLE_ITERATIONS]
+    summary = {f"{name}_{s}_final": last[f"{name}[{s}]"] for s in PROBE_SETS
+               for name in ("n_median", "n2_over_eps_median", "g_mean", "g_abs_mean", "f_abs_mean", "grad_g_mean",
+                            "trap_share", "diversity")}
+    summary.update(trapped_final=trapped(last), first_trapped_step=first(trapped),
+                   probe_collapsed_final=collapsed(last), first_probe_collapse_step=first(collapsed),
+                   first_escape_step=first(escaped), settled=len(set(tail)) == 1, probe_logs=len(logged))
+    return summary
+
+
+def measure_run(run_dir: Path, settings: dict, params: dict, seed: int, cell: Cell, samples_dir: Path) -> dict:
+    """What a map row adds to the result row: the cell, training time, diversity and pixel spread of EMA-G and of
+    held-out images, the collapse verdict, the probe summary; the run's last sample grid is copied beside the rows."""
+    config = saved_config(run_dir)
+    n = settings["pixel_images"]
+    seeds = StudySeeds(seed)
+    real = real_images(config, n, seed=seeds.real_images, dataset=params.get("eval_dataset_override"))
+    with torch.no_grad():
+        codes = torch.randn(n, config.nz, generator=torch.Generator().manual_seed(seeds.generated_images))
+        fake = load_ema_generator(run_dir)(codes)
+    row = {"cell": cell.name, "cell_label": cell.label, "train_seconds": train_seconds(run_dir),
+           "pixel_std_generated": pixel_std(fake), "pixel_std_real": pixel_std(real),
+           "diversity_generated": sample_diversity(fake), "diversity_real": sample_diversity(real)}
+    row["collapsed"] = row["diversity_generated"] < COLLAPSE_RATIO * row["diversity_real"]
+    row.update(probe_summary(read_jsonl(run_dir / "stats.jsonl"), config.iterations))
+    grids = sorted((run_dir / "samples").glob("step_*.png"))
+    if grids:
+        samples_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{cell.name}-s{seed}-{grids[-1].stem}.png"
+        shutil.copyfile(grids[-1], samples_dir / name)
+        row["sample_grid"] = f"samples/{name}"  # relative to the rows file
+    return row
+
+
+def run_map(profile: str, shard: tuple[int, int] = (0, 1), root: Path | None = None, log=print,
+            **where: str | Path) -> Path:
+    """Train, evaluate and summarise every run of ``profile`` (this shard's share) that has no row; returns the
+    rows file."""
+    settings = profiles()[profile]
+    path = rows_path(settings, profile, root, **where)
+    todo = plan(settings)
+    index, count = shard
+    with study_lock(path, shard):
+        for i, (cell, seed) in enumerate(todo):
+            if i % count != index:
+                continue
+            params = cell_params(settings, cell, profile, root, **where)
+            log(f"[{i + 1}/{len(todo)}] {cell.name} ({cell.label}) seed={seed}")
+            run_and_evaluate(DATASET, cell.method, seed, params, rows_file=path,
+                             measure=lambda run_dir, cell=cell, seed=seed, params=params: measure_run(
+                                 run_dir, settings, params, seed, cell, path.parent / "samples"))
+    return path
+
+
+def load_rows(profile: str, root: Path | None = None, **where: str | Path) -> pd.DataFrame:
+    """The map's rows of ``profile``, validated, one per run (an empty frame before any run)."""
+    settings = profiles()[profile]
+    rows = RowStore(rows_path(settings, profile, root, **where), RESULT_ROWS).frame(ROW_KEYS)
+    return rows[rows.profile == f"regime-{profile}"].reset_index(drop=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m granlib.study.ledger.regime", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("--shard", default="0/1", help="i/n: this process takes runs i, i+n, i+2n, … of the plan")
+    parser.add_argument("--plan", action="store_true", help="print the plan and its time estimate; train nothing")
+    args = parser.parse_args(argv)
+    known = profiles()
+    if args.profile not in known:
+        parser.error(f"--profile {args.profile!r}: choose one of {sorted(known)}")
+    try:
+        shard = parse_shard(args.shard)
+    except ValueError as error:
+        parser.error(str(error))
+    settings = known[args.profile]
+    todo = plan(settings)
+    measured = measured_runs(args.profile)
+    hours = estimated_seconds(settings, measured) / 3600
+    print(f"{args.profile}: {len(todo)} runs ({len(cells(settings))} cells × {settings['seeds']} seeds) of "
+          f"{settings['iterations']} iterations, {len(measured)} with a row already, {len(todo) - len(measured)} to "
+          f"train; estimated {hours:.1f} h of {settings['device']} time for one process (n processes: about 1/n "
+          "each)", flush=True)
+    if args.plan:
+        for i, (cell, seed) in enumerate(todo):
+            mine = "" if i % shard[1] == shard[0] else " (another shard)"
+            done = " (row exists)" if (cell.name, seed) in measured else ""
+            print(f"  [{i + 1}/{len(todo)}] {cell.name}: {cell.label}, seed {seed}{done}{mine}")
+        return 0
+    if settings["device"] == "cpu":
+        torch.set_num_threads(1)  # one process per core: shards share the cores without contention
+    run_map(args.profile, shard, log=lambda line: print(line, flush=True))
+    print(f"rows: {rows_path(settings, args.profile)} ({len(load_rows(args.profile))} of {len(todo)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
