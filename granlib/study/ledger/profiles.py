@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from granlib.project import REPO_ROOT, project_root
-from granlib.study.pipeline.profiles import ProfileError, parse, shown, suggest
+from granlib.study.pipeline.profiles import ProfileError, anchor_paths, parse, shown, suggest
 
 PROFILES_DIR = REPO_ROOT / "params" / "ledger"
 
@@ -66,15 +66,10 @@ def load_profiles(study: str, path: str | Path | None = None) -> dict[str, dict]
 def anchored_params(settings: dict, label: str, root: Path | None = None, results_dir: str | Path | None = None,
                     runs_dir: str | Path | None = None) -> dict:
     """A study profile's ``settings`` as :func:`granlib.study.pipeline.experiments.run_and_evaluate` takes them:
-    ``profile`` = ``label``, and every relative path (image folders, ``runs_dir``, ``out_dir`` as ``results_dir``)
-    made absolute in the project ``root``; ``results_dir`` (where the rows go) and ``runs_dir`` replace the
-    profile's."""
+    ``profile`` = ``label``, ``out_dir`` as ``results_dir``, and every relative path made absolute in the project
+    ``root`` as a notebook profile's are (:func:`granlib.study.pipeline.profiles.anchor_paths`); ``results_dir``
+    (where the rows go) and ``runs_dir`` replace the profile's."""
     root = Path(root or project_root())
-    params = {**settings, "profile": label, "project_root": str(root)}
-    for key in ("dataset_override", "eval_dataset_override"):
-        value = params.get(key)
-        if value and value.startswith("imagefolder:") and not Path(value.split(":", 1)[1]).is_absolute():
-            params[key] = f"imagefolder:{root / value.split(':', 1)[1]}"
-    params["runs_dir"] = str(root / (runs_dir or params["runs_dir"]))  # an absolute path stays as it is
-    params["results_dir"] = str(root / (results_dir or params["out_dir"]))
-    return params
+    params = {**settings, "profile": label, "project_root": str(root),
+              "runs_dir": str(runs_dir or settings["runs_dir"]), "results_dir": str(results_dir or settings["out_dir"])}
+    return anchor_paths(params, root)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +23,7 @@ from granlib.data import NATIVE_RESOLUTION, dataset_identity
 from granlib.normalizers import parse_method
 from granlib.project import REPO_ROOT, project_root
 from granlib.study.pipeline.plots import apply_theme
-from granlib.study.pipeline.profiles import FIELDS, read_profile
+from granlib.study.pipeline.profiles import FIELDS, anchor_paths, read_profile
 from granlib.study.pipeline.results import SOURCE, append_row, has_row
 from granlib.training.config import TrainConfig, preset, resolve_config, run_settings
 from granlib.training.evaluation import evaluate_run
@@ -63,8 +63,10 @@ class UnknownProfileError(FileNotFoundError):
 def resolve_params(profile: str, **overrides) -> dict:
     """A profile's parameters with every non-None override applied (the notebooks' parameters).
 
-    ``project_root`` (an override, else :func:`project_root`) anchors relative ``results_dir`` and ``runs_dir``;
-    explicit absolute directories are kept as given.
+    ``project_root`` (an override, else :func:`project_root`) anchors every relative path
+    (:func:`~granlib.study.pipeline.profiles.anchor_paths`: ``results_dir``, ``runs_dir``, ``data_root`` and
+    ``imagefolder:`` datasets), so a notebook resolves them alike from any working directory; absolute paths are
+    kept as given.
     """
     root = Path(overrides.pop("project_root", None) or project_root())
     params = load_profile(profile, root)
@@ -74,24 +76,24 @@ def resolve_params(profile: str, **overrides) -> dict:
             params[key] = FIELDS[key][1](key, list(overrides[key]))
     params["smoke"] = params.get("profile") == "smoke"
     params["project_root"] = str(root)
-    for key in ("results_dir", "runs_dir"):
-        params[key] = str(root / params[key])  # an absolute path stays as it is
-    return params
+    return anchor_paths(params, root)
 
 
-def notebook_setup(profile: str, **overrides) -> dict:
+SHOWN = ("profile", "iterations", "seeds", "methods", "feature_extractor", "device")  # what a training notebook runs
+
+
+def notebook_setup(profile: str, show: Sequence[str] = SHOWN, **overrides) -> dict:
     """What every notebook does first: resolve the parameters, apply the figure theme, make ``figures/``.
 
-    Returns the parameters with ``figures`` (the directory figures are saved to) added; prints the few that say
-    what will run.
+    Returns the parameters with ``figures`` (the directory figures are saved to) added; prints those named in
+    ``show`` (the ones the notebook uses) and the results folder.
     """
     params = resolve_params(profile, **overrides)
     apply_theme()
     params["figures"] = Path(params["results_dir"]) / "figures"
     params["figures"].mkdir(parents=True, exist_ok=True)
-    shown = ("profile", "iterations", "seeds", "methods", "feature_extractor", "device")
-    print({**{k: params[k] for k in shown if k in params}, "results_dir": relative_run_dir(params["results_dir"],
-                                                                                            params)})
+    print({**{k: params[k] for k in show if k in params}, "results_dir": relative_run_dir(params["results_dir"],
+                                                                                           params)})
     return params
 
 

@@ -256,3 +256,22 @@ def read_profile(path: str | Path) -> dict:
     """The checked parameters of the profile at ``path``."""
     path = Path(path)
     return validate(parse(path), shown(path))
+
+
+ANCHORED_DIRS = ("results_dir", "runs_dir", "data_root")  # folders of the project, when relative
+ANCHORED_DATASETS = ("dataset_override", "eval_dataset_override")  # their ``imagefolder:<path>``, when relative
+
+
+def anchor_paths(params: dict, root: str | Path) -> dict:
+    """``params`` with every relative path made absolute in the project ``root``, whatever the current directory
+    (a notebook's kernel runs in ``notebooks/``): :data:`ANCHORED_DIRS` and the folder of an ``imagefolder:`` dataset
+    in :data:`ANCHORED_DATASETS`. Absolute paths, dataset names and unset fields stay as they are."""
+    root, anchored = Path(root), dict(params)
+    for key in ANCHORED_DIRS:
+        if anchored.get(key):
+            anchored[key] = str(root / Path(anchored[key]).expanduser())
+    for key in ANCHORED_DATASETS:
+        kind, _, folder = str(anchored.get(key) or "").partition(":")
+        if kind == "imagefolder" and folder:
+            anchored[key] = f"imagefolder:{root / Path(folder).expanduser()}"
+    return anchored
