@@ -2,10 +2,10 @@ import pytest
 import torch
 from torch import nn
 
-from granlib.gran import GraN, normalize
+from granlib.gran import GraN, effective_eps, normalize
 from tests.conftest import relu_mlp
 
-VARIANTS = ["gran", "inverse", "gn"]
+VARIANTS = ["gran", "inverse", "gn", "floor", "scale_free"]
 
 
 def per_sample_value_and_grad(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -26,7 +26,9 @@ def test_matches_formula(piecewise_net, variant):
     eps, K = 0.3, 1.5
     f, grad = per_sample_value_and_grad(net, x)
     n = grad.norm(dim=1)
-    expected = {"gran": K * f * n / (n**2 + eps), "inverse": K * f / (n + eps), "gn": K * f / (n + f.abs())}
+    m, eps_t = n.clamp_min(eps**0.5), eps * (n**2).mean()  # the floored n; the scale-free ε_t = ε_rel · mean n²
+    expected = {"gran": K * f * n / (n**2 + eps), "inverse": K * f / (n + eps), "gn": K * f / (n + f.abs()),
+                "floor": K * f * m / (m**2 + eps), "scale_free": K * f * n / (n**2 + eps_t)}
     g = GraN(net, eps=eps, K=K, variant=variant)(x)
     assert g.shape == (x.shape[0],)
     torch.testing.assert_close(g, expected[variant], rtol=1e-12, atol=1e-12)
@@ -142,3 +144,68 @@ def test_batchnorm_would_couple_samples():
 
 def test_exposes_K():
     assert GraN(relu_mlp(6), eps=1e-4, K=0.25).K == 0.25
+
+
+# --- the two forms of ours: the floored n and the scale-free ε
+
+
+def scaled_net(net: nn.Module, c: float) -> nn.Module:
+    """``net`` with its last layer multiplied by c: f → c·f and ∇ₓf → c·∇ₓf on every region."""
+    import copy
+
+    scaled = copy.deepcopy(net)
+    last = [m for m in scaled.modules() if isinstance(m, nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.mul_(c)
+        last.bias.mul_(c)
+    return scaled
+
+
+def test_floored_gran_keeps_the_bound_below_and_above_the_floor(piecewise_net):
+    net, x = piecewise_net
+    _, grad_f = per_sample_value_and_grad(net, x)
+    n = grad_f.norm(dim=1)
+    eps, K = float(n.median()) ** 2, 2.0  # about half of the points below √ε, half above
+    below = n < eps**0.5
+    assert 0 < below.sum() < len(n)
+    x = x.clone().requires_grad_(True)
+    (grad_g,) = torch.autograd.grad(GraN(net, eps=eps, K=K, variant="floor")(x).sum(), x)
+    norms = grad_g.flatten(1).norm(dim=1)
+    assert (norms < K).all() and (norms[below] < K / 2).all()
+    torch.testing.assert_close(norms[below], K * n[below] / (2 * eps**0.5), rtol=1e-10, atol=0)  # K·n/(2√ε)
+    torch.testing.assert_close(norms[~below], K * n[~below] ** 2 / (n[~below] ** 2 + eps), rtol=1e-10, atol=0)
+
+
+def test_floored_gran_does_not_vanish_where_f_is_flat_while_gran_does(piecewise_net):
+    net, x = piecewise_net
+    eps, K = 1e-2, 1.0
+    flat = scaled_net(net, 1e-8)  # n and f shrink 1e8-fold: n ≪ √ε everywhere
+    f, grad_f = per_sample_value_and_grad(flat, x)
+    assert (grad_f.norm(dim=1) < eps**0.5).all()
+    gran, floored = GraN(flat, eps=eps, K=K)(x), GraN(flat, eps=eps, K=K, variant="floor")(x)
+    torch.testing.assert_close(floored, K * f / (2 * eps**0.5), rtol=1e-10, atol=0)  # g = K·f/(2√ε) below √ε
+    n = grad_f.norm(dim=1)
+    torch.testing.assert_close(gran, floored * 2 * eps**0.5 * n / (n**2 + eps), rtol=1e-10, atol=0)
+    assert (floored.abs() > 0).all() and (gran.abs() < 1e-3 * floored.abs()).all()  # GraN's g ∝ n·f/ε → 0
+
+
+def test_the_floored_r_is_continuous_at_the_floor_where_r_peaks():
+    eps, K = 1e-4, 1.0
+    f = torch.ones(5, dtype=torch.float64)
+    n = eps**0.5 * torch.tensor([1 - 1e-9, 1 - 1e-12, 1.0, 1 + 1e-12, 1 + 1e-9], dtype=torch.float64)
+    r = normalize(f, n, eps, K, "floor")
+    torch.testing.assert_close(r, torch.full_like(r, 1 / (2 * eps**0.5)), rtol=1e-8, atol=0)  # R(√ε) = 1/(2√ε)
+    assert torch.equal(normalize(f[3:], n[3:], eps, K, "floor"), normalize(f[3:], n[3:], eps, K, "gran"))
+
+
+def test_scale_free_gran_is_invariant_to_the_scale_of_f(piecewise_net):
+    net, x = piecewise_net
+    g = GraN(net, eps=1.68, K=0.1, variant="scale_free")(x)
+    for c in (1e-6, 1e-2, 1e3):
+        torch.testing.assert_close(GraN(scaled_net(net, c), eps=1.68, K=0.1, variant="scale_free")(x), g,
+                                   rtol=1e-9, atol=0)
+    plain = GraN(scaled_net(net, 1e-6), eps=1.68, K=0.1)(x)  # GraN with a fixed ε is not: it shrinks with f
+    assert (plain.abs() < 1e-3 * g.abs()).all()
+    _, grad_f = per_sample_value_and_grad(net, x)
+    n = grad_f.norm(dim=1)
+    torch.testing.assert_close(effective_eps(n, 1.68, "scale_free"), 1.68 * (n**2).mean())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from granlib.gran import effective_eps
+from granlib.gran import at_least_float32, effective_eps
 
 PROBE_SETS = ("real", "generated")
 TRAP_FACTOR = 100  # a probe is in a flat region when its n is 100× below the other set's median n
@@ -45,7 +45,7 @@ def probe_measures(disc: nn.Module, reals: Tensor, fakes: Tensor) -> dict[str, f
     g = disc(x, generator_step=True)
     (grad_g,) = torch.autograd.grad(g.sum(), x)
     grad_g = grad_g.flatten(1).norm(dim=1)
-    f, g = f.detach().float(), g.detach().float()
+    f, g = at_least_float32(f.detach()), at_least_float32(g.detach())
     gran = getattr(disc, "gran", None)  # D built on R(n): its ε, as it applies it to this batch
     eps = effective_eps(n, gran.eps, gran.variant) if gran is not None and gran.variant != "gn" else None
     parts = {"real": slice(0, len(reals)), "generated": slice(len(reals), None)}
@@ -53,11 +53,12 @@ def probe_measures(disc: nn.Module, reals: Tensor, fakes: Tensor) -> dict[str, f
               "grad_d_max": grad_g.max().item()}
     images = {"real": reals, "generated": fakes}
     for name, part in parts.items():
-        record.update({f"n_median[{name}]": n[part].median().item(), f"f_abs_mean[{name}]": f[part].abs().mean().item(),
+        record.update({f"n_median[{name}]": n[part].median().item(),
+                       f"f_abs_mean[{name}]": f[part].abs().mean().item(),
                        f"g_mean[{name}]": g[part].mean().item(), f"g_abs_mean[{name}]": g[part].abs().mean().item(),
                        f"grad_g_mean[{name}]": grad_g[part].mean().item(),
                        f"n2_over_eps_median[{name}]": None if eps is None else (n[part] ** 2 / eps).median().item(),
-                       f"diversity[{name}]": sample_diversity(images[name].float())})
+                       f"diversity[{name}]": sample_diversity(at_least_float32(images[name]))})
     shares = trap_shares(n[parts["real"]], n[parts["generated"]])
     record.update({f"trap_share[{name}]": share for name, share in shares.items()})
     return record

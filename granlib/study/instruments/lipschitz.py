@@ -105,12 +105,23 @@ def layerwise_bound(net: nn.Module, input_shape: tuple[int, ...]) -> float:
     return resnet_bound(net, input_shape) if hasattr(net, "blocks") else spectral_bound(net, input_shape)
 
 
+def initial_gradient_norms(architecture: str, resolution: int, seeds: tuple[int, ...] = (0,), samples: int = 4,
+                           **model_options) -> Tensor:
+    """‖∇ₓf‖ of freshly built raw discriminators (float64), one per seed (its initial weights), at ``samples``
+    uniform inputs in [−1, 1] each: where GraN's g = K·f·n/(n²+ε) starts, ≈ K·f·n/ε when n² ≪ ε and ≈ K·f/n when
+    n² ≫ ε. The global RNG is left as it was."""
+    norms = []
+    with torch.random.fork_rng(devices=[]):
+        for seed in seeds:
+            torch.manual_seed(seed)  # the weights, as a run of this seed draws them
+            d_net = build_models(architecture, resolution, **model_options)[1].double()
+            x = (torch.rand(samples, 3, resolution, resolution, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+            (grad,) = torch.autograd.grad(d_net(x).sum(), x)
+            norms.append(grad.flatten(1).norm(dim=1))
+    return torch.cat(norms)
+
+
 def initial_gradient_norm(architecture: str, resolution: int, seed: int = 0, samples: int = 4,
                           **model_options) -> float:
-    """Mean ‖∇ₓf‖ of a freshly built raw discriminator (float64) over ``samples`` uniform inputs in [−1, 1]: where
-    GraN's g = K·f·n/(n²+ε) starts, ≈ K·f·n/ε when n² ≪ ε and ≈ K·f/n when n² ≫ ε."""
-    torch.manual_seed(seed)
-    d_net = build_models(architecture, resolution, **model_options)[1].double()
-    x = (torch.rand(samples, 3, resolution, resolution, dtype=torch.float64) * 2 - 1).requires_grad_(True)
-    (grad,) = torch.autograd.grad(d_net(x).sum(), x)
-    return grad.flatten(1).norm(dim=1).mean().item()
+    """The mean of :func:`initial_gradient_norms` of one seed."""
+    return initial_gradient_norms(architecture, resolution, (seed,), samples, **model_options).mean().item()
