@@ -17,7 +17,7 @@ import yaml
 from granlib.jsonl import read_jsonl
 from granlib.normalizers import default_K
 from granlib.project import REPO_ROOT
-from granlib.study.ledger import costs, images
+from granlib.study.ledger import costs, images, regime
 from granlib.study.pipeline import runner
 from granlib.study.pipeline.experiments import load_profile
 from granlib.study.pipeline.results import SMOKE_STAMP, load_rows
@@ -27,7 +27,7 @@ KERNEL = {"name": "granlib", "display_name": "Python (granlib)", "language": "py
 
 
 def test_notebooks_are_stored_without_outputs_and_name_the_granlib_kernel():
-    assert len(NOTEBOOKS) == 11
+    assert len(NOTEBOOKS) == 12
     for path in NOTEBOOKS:
         notebook = json.loads(path.read_text())
         cells = notebook["cells"]
@@ -117,6 +117,24 @@ def test_the_ledger_notebook_runs_a_stamped_miniature_of_every_experiment(smoke_
         (m.split("/")[0], form) for m in costs.cost_methods() for form in costs.FORMS}
     assert {"ledger_costs.png", "ledger_costs_C2.png"} <= {p.name for p in ledger_dir.glob("*.png")}
     assert {"ledger_images_fd.png", "ledger_images_samples.png"} <= {p.name for p in (results / "figures").glob("*")}
+
+
+@pytest.mark.slow
+def test_the_regime_map_notebook_runs_a_stamped_miniature_and_states_no_verdict(smoke_run):
+    """Notebook 42 under smoke: the map's miniature (every smoke cell, two seeds) beside the profile's other smoke
+    output, its figures stamped, no verdict stated."""
+    _, results, exit_code = smoke_run
+    assert exit_code == 0
+    rows = read_jsonl(results / "regime" / "regime_map.jsonl")
+    settings = regime.profiles()["smoke"]
+    assert len(rows) == len(settings["cells"]) * settings["seeds"] and {r["profile"] for r in rows} == {"regime-smoke"}
+    assert read_jsonl(results / "regime" / "probe_curves.jsonl")
+    figures = {p.name for p in (results / "figures").glob("*")}
+    assert {"regime_phase.png", "regime_n2_over_eps.png", "regime_trap_share.png"} <= figures
+    executed = json.loads((REPO_ROOT / "results" / "executed" / "smoke" / "42_regime_map.ipynb").read_text())
+    printed = "".join(text for cell in executed["cells"] for output in cell.get("outputs", [])
+                      for text in output.get("text", []))
+    assert "no verdict is stated" in printed and "supported" not in printed and "contradicted" not in printed
 
 
 # --- the same notebooks through a Jupyter server, as JupyterLab runs them

@@ -16,7 +16,8 @@ n = ‖∇ₓf‖, n²/ε, g and the trap share on fixed real and generated prob
 
 Run ``python -m granlib.study.ledger.regime --profile smoke|map [--shard i/n] [--plan]``: trains what has no row
 yet (a run with a row is never trained again; an unfinished one resumes from its checkpoint), every cell of seed 0
-first, then seed 1, …; ``--plan`` prints the runs, which have rows, and the time estimate.
+first, then seed 1, …; ``--plan`` prints the runs, which have rows, and the time estimate; ``--collect`` copies the
+probe logs of every run with a row into ``probe_curves.jsonl`` beside the rows (run directories are not in git).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from granlib.study.ledger.images import COLLAPSE_RATIO, DATASET, pixel_std, real
 from granlib.study.ledger.profiles import anchored_params, load_profiles
 from granlib.study.pipeline.experiments import plan_run, run_and_evaluate
 from granlib.study.pipeline.results import RESULT_ROWS, ROW_KEYS, spec_name
-from granlib.study.pipeline.row_store import RowStore, parse_shard, study_lock
+from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, study_lock
 from granlib.training.probes import PROBE_SETS, sample_diversity
 from granlib.training.run_dir import load_ema_generator, read_jsonl, saved_config
 
@@ -185,6 +186,41 @@ def run_map(profile: str, shard: tuple[int, int] = (0, 1), root: Path | None = N
     return path
 
 
+# One point of a probe curve: a map run's probe measures at one log, with the run's cell, protocol and commit.
+PROBE_FIELDS = tuple(f"{name}[{s}]" for s in PROBE_SETS for name in (
+    "n_median", "n2_over_eps_median", "g_mean", "f_abs_mean", "grad_g_mean", "trap_share", "diversity"))
+PROBE_POINTS = RowSchema(key=("profile", "cell", "seed", "iterations", "step"),
+                         required=("profile", "cell", "seed", "method", "loss", "K", "ndf", "eps", "iterations",
+                                   "step", "precision", "git_commit", *PROBE_FIELDS),
+                         numeric=("seed", "K", "ndf", "eps", "iterations", "step"))
+CURVES_FILE = "probe_curves.jsonl"
+
+
+def collect_probe_curves(profile: str, root: Path | None = None, **where: str | Path) -> Path:
+    """Append to ``probe_curves.jsonl`` (beside the rows) every probe log of each map row's run directory that is
+    not there yet: the curves behind the trajectory and trap figures, kept in git where run directories are not."""
+    settings = profiles()[profile]
+    path = rows_path(settings, profile, root, **where).with_name(CURVES_FILE)
+    store = RowStore(path, PROBE_POINTS)
+    project = Path(anchored_params(settings, profile, root)["project_root"])
+    for row in load_rows(profile, root, **where).to_dict("records"):
+        run_dir = project / row["run_dir"]
+        for line in read_jsonl(run_dir / "stats.jsonl") if run_dir.exists() else ():
+            if "trap_share[real]" in line:
+                store.append({name: row[name] for name in ("profile", "cell", "seed", "method", "loss", "K", "ndf",
+                                                           "eps", "iterations", "precision", "git_commit")}
+                             | {"step": line["step"]} | {name: line[name] for name in PROBE_FIELDS})
+    return path
+
+
+def load_probe_curves(profile: str, root: Path | None = None, **where: str | Path) -> pd.DataFrame:
+    """The committed probe curves of ``profile`` (an empty frame before any)."""
+    settings = profiles()[profile]
+    curves = RowStore(rows_path(settings, profile, root, **where).with_name(CURVES_FILE), PROBE_POINTS).frame(
+        PROBE_POINTS.required)
+    return curves[curves.profile == f"regime-{profile}"].reset_index(drop=True)
+
+
 def load_rows(profile: str, root: Path | None = None, **where: str | Path) -> pd.DataFrame:
     """The map's rows of ``profile``, validated, one per run (an empty frame before any run)."""
     settings = profiles()[profile]
@@ -198,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--shard", default="0/1", help="i/n: this process takes runs i, i+n, i+2n, … of the plan")
     parser.add_argument("--plan", action="store_true", help="print the plan and its time estimate; train nothing")
+    parser.add_argument("--collect", action="store_true",
+                        help="train nothing; add the probe curves of every run with a row to probe_curves.jsonl")
     args = parser.parse_args(argv)
     known = profiles()
     if args.profile not in known:
@@ -222,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if settings["device"] == "cpu":
         torch.set_num_threads(1)  # one process per core: shards share the cores without contention
-    run_map(args.profile, shard, log=lambda line: print(line, flush=True))
+    if not args.collect:
+        run_map(args.profile, shard, log=lambda line: print(line, flush=True))
+    print(f"probe curves: {collect_probe_curves(args.profile)}")
     print(f"rows: {rows_path(settings, args.profile)} ({len(load_rows(args.profile))} of {len(todo)})")
     return 0
 
