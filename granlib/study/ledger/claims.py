@@ -15,6 +15,7 @@ from granlib.study.ledger.verdicts import PRACTICAL_NULL, comparative_verdict, t
 
 PAPER = "Bhaskara et al., WACV 2022 (arXiv 2111.03162)"
 SU_REVIEW = "Su Jianlin, 2021 review (spaces.ac.cn/archives/8757)"
+MAP = "granlib's regime map (params/ledger/regime.yaml)"
 CLAIMS = {
     "P1": ("GraN makes D piecewise K-Lipschitz: ‖∇ₓg‖ ≤ K almost everywhere", PAPER),
     "P2": ("SN's global bound ∏σᵢ is loose; under GraN the layers' spectral norms are unconstrained", PAPER),
@@ -29,6 +30,11 @@ CLAIMS = {
            "memory", SU_REVIEW),
     "C3": ("g is discontinuous across linear regions: it jumps along segments between samples", SU_REVIEW),
     "C4": ("The 'equivalent' discriminator K·⟨∇f/‖∇f‖, x⟩ performs very poorly", SU_REVIEW),
+    # why GraN collapses at a narrow D: the candidate causes the regime map decides (results/ledger/regime/RULE.md)
+    "R1": ("GraN's collapse at narrow D is the flat-region trap", MAP),
+    "R2": ("GraN's collapse at narrow D is D's width alone, whatever GraN does", MAP),
+    "R3": ("GraN's collapse at narrow D is ε relative to D's scale (n²/ε)", MAP),
+    "R4": ("GraN's collapse at narrow D is D not escaping n² ≪ ε in its first 1 000 iterations", MAP),
 }
 # The thresholds of the bound claims, fixed before the runs.
 SHARE_LIMIT = 0.01  # P1, P3, C3: a share of points (or of segments) above 1 % is more than rounding

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from granlib.study.ledger.claims import verdict_table
+from granlib.study.ledger.render import render
+
 RULE_FILE = "RULE.md"  # beside the rows
 EARLY_ESCAPE = 1000  # an escape from n² ≪ ε counts as early at or before this iteration
 # The cells as RULE.md names them: GraN as the paper defines it, and its trap-free forms at each width.
@@ -16,6 +19,8 @@ PAPER_GRAN = ("w8", "w12", "w16", "w8-eps-matched")
 DEFAULT_GRAN = {8: "w8", 12: "w12", 16: "w16"}  # ε = 1e-4, by D width
 TRAP_FREE = {8: ("w8-floor", "w8-inverse"), 12: ("w12-floor", "w12-inverse")}
 WIDTH_8 = ("w8", "w8-eps-matched", "w8-scalefree", "w8-floor", "w8-inverse")
+LEDGER_CLAIMS = {"trap": "R1", "width": "R2", "epsilon": "R3", "escape": "R4"}  # granlib.study.ledger.claims
+LEDGER_VERDICTS = {"not decided": "inconclusive"}  # the ledger's word for a cause the rule leaves open
 CAUSES = {
     "width": "width alone: D too narrow to learn, whatever GraN does",
     "epsilon": "ε relative to D's scale (the ratio n²/ε)",
@@ -129,11 +134,12 @@ def trap_verdict(runs: pd.DataFrame, cells: dict[str, str]) -> tuple[str, str]:
 
 
 def cause_verdicts(rows: pd.DataFrame, seeds: int) -> pd.DataFrame:
-    """One line per candidate cause: the cause, its verdict by the rule, and why."""
+    """One line per candidate cause: its name (a key of :data:`CAUSES`), the cause, its verdict by the rule, and
+    why."""
     runs, cells = run_outcomes(rows), cell_outcomes(rows, seeds)
     decided = {"width": width_verdict(cells), "epsilon": epsilon_verdict(cells),
                "escape": escape_verdict(runs, cells), "trap": trap_verdict(runs, cells)}
-    return pd.DataFrame([{"cause": CAUSES[name], "verdict": verdict, "why": why}
+    return pd.DataFrame([{"name": name, "cause": CAUSES[name], "verdict": verdict, "why": why}
                          for name, (verdict, why) in decided.items()])
 
 
@@ -182,3 +188,34 @@ def findings(rows: pd.DataFrame, cells: list, seeds: int) -> list[str]:
     for line in cause_verdicts(rows, seeds).itertuples():
         sentences.append(f"Cause — {line.cause}: {line.verdict} ({line.why}).")
     return sentences
+
+
+def ledger_table(rows: pd.DataFrame, seeds: int, setting: str) -> pd.DataFrame:
+    """The causes as claims of the ledger (R1–R4, :data:`granlib.study.ledger.claims.CLAIMS`), each with its
+    verdict by the rule and why, in the map's ``setting`` (data, widths, length)."""
+    verdicts = cause_verdicts(rows, seeds)
+    out = [{"claim": LEDGER_CLAIMS[line.name], "setting": setting, "experiment": "regime map",
+            "measurement": line.why, "n": len(rows), "verdict": LEDGER_VERDICTS.get(line.verdict, line.verdict),
+            "estimate": float("nan"), "low": float("nan"), "high": float("nan"), "intervals": [],
+            "reference": float("nan")} for line in verdicts.itertuples()]
+    return verdict_table(out).sort_values("claim", kind="stable").reset_index(drop=True)
+
+
+def setting_of(rows: pd.DataFrame) -> str:
+    """The map's setting as its ledger names it: data, the widths, the length and the precision of its rows."""
+    if not len(rows):
+        return "no rows yet"
+    widths = "/".join(str(int(w)) for w in sorted(rows.ndf.unique()))
+    return (f"{rows.dataset.iloc[0]}, G/D base widths {int(rows.ngf.iloc[0])}/{widths}, "
+            f"{int(rows.iterations.iloc[0])} iterations, {'/'.join(sorted(rows.precision.unique()))}")
+
+
+def render_ledger(rows: pd.DataFrame, seeds: int, out_dir, smoke: bool) -> list:
+    """ledger_regime.md and .html in ``out_dir``: the rule's summary, then R1–R4 with their verdicts."""
+    table = ledger_table(rows, seeds, setting_of(rows))
+    summary = (f"The regime map: {len(rows)} runs of GraND-GAN in {rows.cell.nunique() if len(rows) else 0} cells "
+               f"({setting_of(rows)}); the rule is results/ledger/regime/{RULE_FILE}")
+    rule = ("Each cause by RULE.md: a cell collapses (learns) when ≥ 2 of its 3 settled seeds collapsed (learned); "
+            "the causes' conditions on cells and runs as written there; 'not decided' is shown as inconclusive.")
+    return render(table, out_dir, smoke, seeds, title="Claims ledger — why GraN collapses at a narrow D",
+                  summary=summary, name="ledger_regime", rule=rule)

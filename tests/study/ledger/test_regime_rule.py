@@ -76,3 +76,16 @@ def test_the_cell_table_and_findings_read_the_rows_in_the_profiles_order():
     assert sentences[0] == "6 of 9 runs finished (2 of 3 cells begun)."
     assert "The smallest D width at which GraND-GAN (ε = 1e-4) learns: 16." in sentences
     assert rule.findings(rows.iloc[0:0], cells, 3) == ["No run of the map has finished yet."]
+
+
+def test_the_causes_enter_the_claims_ledger_as_r1_to_r4_labelled_with_the_maps_setting(tmp_path):
+    rows = frame(runs("w8", True, trapped_at=250), runs("w8-floor", True), runs("w8-inverse", True))
+    rows = rows.assign(dataset="CIFAR-10 (JPEG-q75 copy)", ngf=64, iterations=5000, precision="fp32")
+    table = rule.ledger_table(rows, 3, rule.setting_of(rows))
+    assert list(table.claim) == ["R1", "R2", "R3", "R4"]
+    assert dict(zip(table.claim, table.verdict)) == {"R1": "contradicted", "R2": "pending", "R3": "pending",
+                                                     "R4": "pending"}
+    assert (table.setting == "CIFAR-10 (JPEG-q75 copy), G/D base widths 64/8, 5000 iterations, fp32").all()
+    assert table.statement[0] == "GraN's collapse at narrow D is the flat-region trap"
+    markdown, _ = rule.render_ledger(rows, 3, tmp_path, smoke=False)
+    assert "| R1 " in markdown.read_text() and "G/D base widths 64/8" in markdown.read_text()
