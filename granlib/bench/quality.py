@@ -26,12 +26,12 @@ from pathlib import Path
 import torch
 
 from granlib.data import dataset_identity
+from granlib.jsonl import read_jsonl
 from granlib.training.config import TrainConfig, preset, resolve_config
 from granlib.training.devices import resolve_device
 from granlib.training.evaluation import evaluate_run
 from granlib.training.loop import train
 from granlib.training.provenance import device_name, git_commit
-from granlib.training.run_dir import read_jsonl
 
 PATH_FLAGS = {"reference": False, "fast": True}  # TrainConfig.fast for each path
 

@@ -43,6 +43,7 @@ import torch
 from torchvision.utils import make_grid
 
 from granlib.data import load_dataset, to_float
+from granlib.jsonl import read_jsonl
 from granlib.normalizers import default_K, get_normalizer, parse_method
 from granlib.project import project_root
 from granlib.study.instruments.measurements import measure_discriminator
@@ -65,7 +66,7 @@ from granlib.study.pipeline.results import (
 )
 from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, study_lock
 from granlib.training.evaluation import evaluate_run
-from granlib.training.run_dir import load_discriminator, load_ema_generator, read_jsonl, saved_config
+from granlib.training.run_dir import load_discriminator, load_ema_generator, saved_config
 
 # The paper's comparison: GraN with both losses against each baseline it names, at each normaliser's default K.
 METHODS = ("gran/ns", "gran/wasserstein", "sn/ns", "gp/wasserstein", "gn/ns", "none/ns")
@@ -396,13 +397,19 @@ LENGTH_TOLERANCE = 0.05
 
 def choose_length(curves: pd.DataFrame, candidates: tuple[int, ...] = LENGTH_CANDIDATES,
                   tolerance: float = LENGTH_TOLERANCE) -> int:
-    """The study's length from the pilot's curves (rule above); the longest candidate when none qualifies."""
+    """The study's length from the pilot's curves (rule above); :class:`NoLengthError` when no candidate qualifies
+    (the rule then has no answer: the budget or the candidates must change, which is a decision, not a default)."""
     means = curves.groupby(["method", "loss", "step"]).fd.mean()
     for length in candidates:
         if all(means[method][loss].get(length, float("inf")) <= (1 + tolerance) * means[method][loss].min()
                for method, loss in means.index.droplevel("step").unique()):
             return length
-    return candidates[-1]
+    raise NoLengthError(f"no length among {list(candidates)} has every pilot method's mean FD within "
+                        f"{tolerance:.0%} of its lowest; the pilot's curves do not settle within the budget")
+
+
+class NoLengthError(ValueError):
+    """The pilot's curves satisfy the length rule at none of the candidate lengths."""
 
 
 def pilot_figure(curves: pd.DataFrame, chosen: int | None = None) -> plt.Figure:

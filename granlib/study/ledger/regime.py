@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from granlib.jsonl import read_jsonl
 from granlib.study.instruments.seeds import StudySeeds
 from granlib.study.ledger.images import COLLAPSE_RATIO, DATASET, pixel_std, real_images, train_seconds
 from granlib.study.ledger.profiles import anchored_params, load_profiles
@@ -38,7 +39,7 @@ from granlib.study.pipeline.experiments import plan_run, run_and_evaluate
 from granlib.study.pipeline.results import RESULT_ROWS, ROW_KEYS, spec_name
 from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, study_lock
 from granlib.training.probes import PROBE_SETS, sample_diversity
-from granlib.training.run_dir import load_ema_generator, read_jsonl, saved_config
+from granlib.training.run_dir import load_ema_generator, saved_config
 
 ROWS_FILE = "regime_map.jsonl"
 TRAPPED_SHARE = 0.5  # a run is trapped at a log when either probe set's trap share exceeds one half (RULE.md)

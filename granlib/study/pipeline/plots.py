@@ -14,8 +14,9 @@ import torch
 from torchvision.utils import make_grid
 
 from granlib.data import DatasetNotFoundError, load_dataset
+from granlib.jsonl import read_jsonl
 from granlib.study.pipeline.results import SMOKE_STAMP, method_label
-from granlib.training.run_dir import read_jsonl, saved_config
+from granlib.training.run_dir import saved_config
 
 # (stats.jsonl key, panel title, y-axis label); what each panel of training_curves shows
 CURVES = [("loss_d", "Discriminator loss", "loss (nats; W critic: score)"),

@@ -23,6 +23,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import yaml
 
+from granlib.jsonl import read_jsonl
 from granlib.normalizers import parse_method
 from granlib.study.pipeline.experiments import (
     make_config,
@@ -34,7 +35,6 @@ from granlib.study.pipeline.plots import run_label, sample_grids, training_curve
 from granlib.study.pipeline.results import has_row
 from granlib.training.config import resolve_config
 from granlib.training.loop import train
-from granlib.training.run_dir import read_jsonl
 
 SAFETY = 1.15  # estimates are scaled by this before they are compared with the time left
 

@@ -11,7 +11,9 @@ from granlib.study.ledger import images as study
 from granlib.study.ledger.images import (
     COLLAPSE_RATIO,
     METHODS,
+    PILOT_CURVES_FILE,
     PROFILES,
+    NoLengthError,
     choose_length,
     ema_initial_share,
     evaluate_claims,
@@ -22,6 +24,7 @@ from granlib.study.ledger.images import (
     pilot_figure,
     pixel_std,
     plan,
+    read_pilot_curves,
     run_study,
     sample_diversity,
 )
@@ -217,6 +220,11 @@ def test_the_study_length_is_where_every_pilot_curve_has_flattened():
     assert choose_length(flat_early) == 10_000
     still_falling = pilot(lambda m, step: 400 - 0.02 * step if m == "sn" else 100.0)
     assert choose_length(still_falling) == 12_000
+    rising = pilot(lambda m, step: 100 + 0.02 * step if m == "gran" else 100.0)  # its minimum is at the start
+    with pytest.raises(NoLengthError, match=r"no length among \[10000, 11000, 12000\]"):
+        choose_length(rising)
+    committed = read_pilot_curves(REPO_ROOT / "results" / "ledger" / "pilot" / PILOT_CURVES_FILE)
+    assert choose_length(committed) == 10_000  # the committed study's length, chosen by this rule
     figure = pilot_figure(flat_early, chosen=10_000)
     assert figure.axes[0].get_xlabel() == "generator iterations" and "SNGAN" in str(
         [t.get_text() for t in figure.axes[0].get_legend().get_texts()])
