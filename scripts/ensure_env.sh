@@ -1,5 +1,6 @@
 # Sourced by run_all.sh and run_tests.sh: sets PY to a Python that imports granlib from this checkout, with every
-# dependency of .[dev,proxy] installed and the Jupyter kernel "Python (granlib)" registered.
+# dependency of .[dev,proxy] installed and the Jupyter kernel "Python (granlib)" registered; in a git clone, the
+# nbstripout filter that .gitattributes names is configured, so a notebook saved with outputs stays clean in git.
 # Uses the active environment (venv or conda) when it already has granlib installed from here; otherwise creates
 # .venv and installs torch, then this package with its dev extras. Override the torch install with
 # GRANLIB_TORCH_SPEC (e.g. "torch torchvision" for the newest builds).
@@ -46,3 +47,14 @@ if [ "$(cat "$marker" 2>/dev/null)" != "$(setup_hash)" ]; then
   setup_hash > "$marker"  # written last: only a complete install has it
 fi
 export PY
+# The filter .gitattributes names for notebooks/ (what `nbstripout --install --attributes .gitattributes` configures,
+# with --keep-id so the committed cell ids stay as they are); set once per clone, and again if its Python is gone.
+if git -C "$repo_root" rev-parse --git-dir >/dev/null 2>&1; then
+  strip_filter="\"$PY\" -m nbstripout --keep-id"
+  if [ "$(git -C "$repo_root" config --get filter.nbstripout.clean)" != "$strip_filter" ]; then
+    git -C "$repo_root" config filter.nbstripout.clean "$strip_filter"
+    git -C "$repo_root" config filter.nbstripout.smudge cat
+    git -C "$repo_root" config filter.nbstripout.required true
+    git -C "$repo_root" config diff.ipynb.textconv "\"$PY\" -m nbstripout -t"
+  fi
+fi
