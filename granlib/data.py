@@ -7,6 +7,9 @@ code, for tests and smoke runs). Batches come out as float in [-1, 1].
 
 The data root is, in order: the ``root`` argument (a config's ``data_root``), the environment variable
 ``GRANLIB_DATA``, then ``./data``.
+
+``python -m granlib.data unpack <archive>`` unpacks the CIFAR-10 JPEG copy into the project's ``data/`` and checks
+it (:mod:`granlib.archives`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import hashlib
 import importlib.util
 import math
 import os
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -175,7 +179,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, resolution: i
         # torchvision's check of the set's files
         if isinstance(error, RuntimeError) and _TORCHVISION_MISSING not in str(error):
             raise
-        where = name.split(":", 1)[1] if base == "imagefolder" else root_path
+        where = (Path(name.split(":", 1)[1]) if base == "imagefolder" else root_path).expanduser().absolute()
         raise DatasetNotFoundError(
             f"dataset '{name}' is not available under {where} ({type(error).__name__}: {error}). "
             f"How to provide it: {_how_to_provide(name, root_path)}"
@@ -331,3 +335,34 @@ def make_sampler(dataset: Dataset, device: str | torch.device, seed: int, in_mem
     if holds_in_memory(dataset, in_memory, max_bytes):
         return InMemorySampler(dataset, device, seed)
     return StreamingSampler(dataset, device, seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m granlib.data unpack ARCHIVE [--into DIR]``: the CIFAR-10 JPEG copy into the project's ``data/``."""
+    import argparse
+
+    from granlib.archives import CIFAR10_JPEG, ArchiveError, unpack
+    from granlib.project import project_root
+
+    parser = argparse.ArgumentParser(prog="python -m granlib.data", description=main.__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("unpack", help="unpack and check the CIFAR-10 JPEG copy (cifar10-jpeg.tar.gz)")
+    command.add_argument("archive", help="the path of cifar10-jpeg.tar.gz")
+    command.add_argument("--into", help="the data folder (default: data/ of the project)")
+    args = parser.parse_args(argv)
+    into = Path(args.into) if args.into else project_root() / "data"
+    try:
+        folder, counts = unpack(args.archive, into, CIFAR10_JPEG)
+    except (ArchiveError, FileNotFoundError) as error:
+        print(f"granlib.data unpack: {error}", file=sys.stderr)
+        return 1
+    images = ", ".join(f"{split} {n:,}".replace(",", " ") for split, n in counts.items())
+    root = project_root()
+    named = folder.relative_to(root) if folder.is_relative_to(root) else folder  # as a profile names it
+    print(f"{folder}: {images} images in {len(CIFAR10_JPEG.classes)} class folders each; profiles read it as "
+          f"imagefolder:{named}/train and imagefolder:{named}/test")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

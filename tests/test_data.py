@@ -122,6 +122,15 @@ def test_missing_dataset_error_names_dataset_root_and_remedy(tmp_path):
     assert "class subfolders" in str(info.value) and "download=True" not in str(info.value)
 
 
+def test_a_missing_image_folder_is_named_by_its_absolute_path(tmp_path, monkeypatch):
+    """A relative folder is looked for from the current directory, and the error says which folder that was."""
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_dataset("imagefolder:data/cifar10-jpeg/train")
+    assert f"under {tmp_path / 'notebooks' / 'data' / 'cifar10-jpeg' / 'train'} " in str(info.value)
+
+
 def test_missing_celeba_and_lsun_errors_name_their_files(tmp_path):
     with pytest.raises(DatasetNotFoundError, match="celeba") as info:
         load_dataset("celeba", root=tmp_path)  # download=True: a download through gdown, if installed, fails offline

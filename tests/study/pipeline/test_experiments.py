@@ -57,6 +57,37 @@ def test_results_land_in_the_project_worked_in(tmp_path, monkeypatch):
     assert resolve_params("smoke", project_root=second)["project_root"] == str(second)  # explicit wins
 
 
+def test_every_relative_path_of_a_profile_resolves_in_the_project_from_any_directory(tmp_path, monkeypatch):
+    """A profile naming its data relatively (imagefolder: datasets, data_root) finds it from notebooks/, the
+    directory JupyterLab's kernels start in, as from the project root; the ledger profiles anchor alike."""
+    from PIL import Image
+
+    from granlib.data import load_dataset
+    from granlib.study.ledger.profiles import anchored_params
+
+    monkeypatch.delenv(PROJECT_ENV, raising=False)
+    project = clone(tmp_path / "project").resolve()
+    for split in ("train", "test"):
+        (project / "data" / "imgs" / split / "a").mkdir(parents=True)
+        Image.new("RGB", (8, 8), (10, 20, 30)).save(project / "data" / "imgs" / split / "a" / "0.png")
+    folders = {"dataset_override": "imagefolder:data/imgs/train", "eval_dataset_override": "imagefolder:data/imgs/test",
+               "data_root": "data"}
+    profile = __import__("yaml").safe_load((project / "params" / "smoke.yaml").read_text())
+    (project / "params" / "smoke.yaml").write_text(__import__("yaml").safe_dump({**profile, **folders}))
+    for where in (project, project / "notebooks"):
+        monkeypatch.chdir(where)
+        params = resolve_params("smoke")
+        assert params["dataset_override"] == f"imagefolder:{project / 'data' / 'imgs' / 'train'}"
+        assert params["eval_dataset_override"] == f"imagefolder:{project / 'data' / 'imgs' / 'test'}"
+        assert params["data_root"] == str(project / "data")
+        assert len(load_dataset(params["dataset_override"], params["data_root"], 8)) == 1
+        ledger = anchored_params({**folders, "runs_dir": "runs/x", "out_dir": "results/x"}, "ledger-x", project)
+        assert {key: ledger[key] for key in folders} == {key: params[key] for key in folders}  # one way to anchor
+    assert resolve_params("smoke", dataset_override="imagefolder:/elsewhere/train")["dataset_override"] == (
+        "imagefolder:/elsewhere/train")  # absolute stays
+    assert resolve_params("smoke", dataset_override="synthetic")["dataset_override"] == "synthetic"  # a name stays
+
+
 def test_run_dirs_are_stored_relative_to_the_project(tmp_path):
     params = {"project_root": str(tmp_path)}
     assert relative_run_dir(tmp_path / "runs" / "cifar10" / "x", params) == "runs/cifar10/x"
@@ -70,6 +101,9 @@ def test_notebook_setup_resolves_themes_and_makes_the_figure_folder(smoke_profil
     assert params["iterations"] == 3 and params["figures"].is_dir() and params["smoke"] is True
     assert plt.rcParams["savefig.bbox"] == "tight"  # saved figures keep their titles
     assert "'iterations': 3" in capsys.readouterr().out
+    notebook_setup(str(smoke_profile()), show=("profile", "toy_steps"))  # a notebook names what it uses
+    shown = capsys.readouterr().out
+    assert "'toy_steps'" in shown and "'iterations'" not in shown and "'methods'" not in shown
 
 
 def test_method_specs():
