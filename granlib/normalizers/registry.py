@@ -10,7 +10,8 @@ config resolution, the trainer, run-directory reloading, result tables, the ledg
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import partial
 from types import MappingProxyType
 
 from torch import nn
@@ -55,10 +56,25 @@ _REGISTRY: dict[str, NormalizerSpec] = {}
 NORMALIZERS: Mapping[str, NormalizerSpec] = MappingProxyType(_REGISTRY)  # name -> spec, in registration order
 
 
+def _declared_where(build: Callable) -> tuple:
+    """What identifies a builder across re-imports and re-run notebook cells: its module and qualified name (and a
+    partial's arguments), not the object, which a re-run defines anew."""
+    if isinstance(build, partial):
+        return (*_declared_where(build.func), build.args, tuple(sorted(build.keywords.items())))
+    return getattr(build, "__module__", None), getattr(build, "__qualname__", repr(build))
+
+
+def _same_declaration(a: NormalizerSpec, b: NormalizerSpec) -> bool:
+    return _declared_where(a.build) == _declared_where(b.build) and all(
+        getattr(a, f.name) == getattr(b, f.name) for f in fields(NormalizerSpec) if f.name != "build")
+
+
 def register_normalizer(spec: NormalizerSpec) -> NormalizerSpec:
-    """Add ``spec`` to :data:`NORMALIZERS` (a name is registered once); returns it."""
-    if spec.name in _REGISTRY:
-        raise ValueError(f"a normaliser named {spec.name!r} is already registered")
+    """Add ``spec`` to :data:`NORMALIZERS`; returns it. Registering the same declaration again (a module imported
+    twice, a notebook cell run again) replaces it with the new one; another normaliser under a taken name is
+    refused."""
+    if spec.name in _REGISTRY and not _same_declaration(_REGISTRY[spec.name], spec):
+        raise ValueError(f"a different normaliser named {spec.name!r} is already registered")
     if "/" in spec.name or not spec.name:
         raise ValueError(f"normaliser name {spec.name!r}: a non-empty name without '/'")
     _REGISTRY[spec.name] = spec

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from granlib.normalizers import (
+    NORMALIZERS,
     Discriminator,
     NormalizerSpec,
     build_discriminator,
@@ -46,9 +47,28 @@ def test_a_misspelt_hyperparameter_is_refused_and_another_normalisers_is_ignored
     assert type(disc) is Discriminator
 
 
-def test_a_name_is_registered_once():
+def test_a_name_is_registered_once_and_the_same_declaration_again_is_idempotent():
+    with pytest.raises(ValueError, match="a different normaliser named 'sn' is already registered"):
+        register_normalizer(dataclasses.replace(get_normalizer("sn"), label="another"))
     with pytest.raises(ValueError, match="already registered"):
-        register_normalizer(dataclasses.replace(get_normalizer("sn")))
+        register_normalizer(dataclasses.replace(get_normalizer("gran"), build=Discriminator))
+    again = dataclasses.replace(get_normalizer("sn"))  # a module imported twice, a notebook cell run again
+    assert register_normalizer(again) is again and NORMALIZERS["sn"] is again
+
+    class Redefined(Discriminator):  # the same class defined anew, as a re-run cell does
+        pass
+
+    first = NormalizerSpec(name="rerun", label="re-run", build=Redefined, default_K=1.0)
+    try:
+        register_normalizer(first)
+
+        class Redefined(Discriminator):  # noqa: F811 - the point: a second definition of the same name
+            pass
+
+        second = dataclasses.replace(first, build=Redefined)
+        assert register_normalizer(second) is second and get_normalizer("rerun").build is Redefined
+    finally:
+        unregister_normalizer("rerun")
     with pytest.raises(ValueError, match="unknown losses"):
         NormalizerSpec(name="x", label="x", build=Discriminator, default_K=1.0, method_names={"lsgan": "LSGAN"})
 
