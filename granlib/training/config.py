@@ -31,7 +31,7 @@ from granlib.models import (
 )
 from granlib.normalizers import DEFAULT_CLIP, DEFAULT_GP_WEIGHT, NORMALIZERS, default_K, get_normalizer
 from granlib.training.devices import resolve_device
-from granlib.training.fast_path import precision
+from granlib.training.fast_path import PRECISIONS, precision
 
 
 class ConfigError(ValueError):
@@ -90,6 +90,8 @@ class TrainConfig:
     # --- execution
     device: str = "auto"  # "auto" = cuda if available, else cpu
     fast: bool | None = None  # fast path (bf16, channels_last, CUDA graphs); None = on for CUDA, off for CPU
+    precision: str | None = None  # "fp32" | "bf16" (autocast, a fast-path measure); None = bf16 on the fast CUDA
+    # path, fp32 elsewhere; resolved to what the run trains in (granlib.training.fast_path.precision)
     cuda_graph: bool = True  # on the fast CUDA path, replay each iteration from one CUDA graph (training.graphs)
 
     def to_dict(self) -> dict:
@@ -163,6 +165,7 @@ def validate_config(config: TrainConfig) -> None:
     """Raise :class:`ConfigError` naming the first impossible field (checked before any file is written)."""
     choices = {"normalizer": tuple(NORMALIZERS), "loss": LOSSES, "architecture": ("cnn", "resnet"),
                "lr_decay": ("linear", "none"), "eval_feature_extractor": ("inception", "effnet_lite0"),
+               "precision": (None, *PRECISIONS),
                "init": (None, CONSTRUCTOR_INIT.get(config.architecture), "normal_0.02"),
                "cnn_variant": (None, *CNN_VARIANTS) if config.architecture == "cnn" else (None,),
                "resnet_upsample": (None, *UPSAMPLING) if config.architecture == "resnet" else (None,)}
@@ -198,11 +201,16 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
 
     K and the options per normaliser (its :class:`granlib.normalizers.NormalizerSpec`), ε
     (:data:`granlib.gran.DEFAULT_EPS`), the published widths and CNN variant/initialisation (:mod:`granlib.models`),
-    the device ("auto" -> cuda or cpu) and the fast path (on for CUDA). ``in_memory`` depends on the dataset's size
-    and is resolved where it is loaded (:func:`granlib.data.holds_in_memory`).
+    the device ("auto" -> cuda or cpu), the fast path (on for CUDA) and the precision the run trains in
+    (:func:`granlib.training.fast_path.precision`: a bf16 request on a CPU without bf16 becomes fp32). ``in_memory``
+    depends on the dataset's size and is resolved where it is loaded (:func:`granlib.data.holds_in_memory`).
     """
     validate_config(config)
     device = resolve_device(config.device)
+    fast = device.type == "cuda" if config.fast is None else config.fast
+    if config.precision == "bf16" and not fast:
+        raise ConfigError("config field precision: 'bf16' is a measure of the fast path, and this run takes the "
+                          "reference path (eager fp32); set fast: true")
     ngf, ndf = published_widths(config.architecture, config.resolution)
     resnet = config.architecture == "resnet"
     return config.replace(
@@ -215,7 +223,7 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
         init=config.init or DEFAULT_INIT[config.architecture],
         resnet_upsample=(config.resnet_upsample or DEFAULT_RESNET_UPSAMPLE) if resnet else None,
         ngf=config.ngf or ngf, ndf=config.ndf or ndf,
-        device=str(device), fast=device.type == "cuda" if config.fast is None else config.fast)
+        device=str(device), fast=fast, precision=precision(fast, device.type, config.precision))
 
 
 FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(TrainConfig))
@@ -243,7 +251,7 @@ def run_settings(config: TrainConfig) -> dict:
         settings[name] = ",".join(f"{beta:g}" for beta in settings[name])
     settings["hyperparameters"] = json.dumps(normalizer_arguments(config), sort_keys=True)
     settings["precision"] = precision(  # the trainer's own decision
-        bool(config.fast), resolve_device(config.device).type)
+        bool(config.fast), resolve_device(config.device).type, config.precision)
     return settings
 
 
@@ -254,6 +262,9 @@ def upgrade_saved_config(saved: dict) -> dict:
     if saved.get("architecture") == "cnn" and "cnn_variant" not in saved:  # written before the CNN had variants:
         saved.update(cnn_variant="paper_table", init="pytorch")  # the only net and initialisation there were then
     saved.setdefault("normalizer_options", {})  # written before normalisers could declare options of their own
+    if "precision" not in saved:  # written before precision was a field: bf16 was the fast CUDA path's, and only its
+        fast_cuda = bool(saved.get("fast")) and str(saved.get("device", "")).startswith("cuda")
+        saved["precision"] = "bf16" if fast_cuda else "fp32"
     return saved
 
 

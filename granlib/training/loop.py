@@ -30,6 +30,7 @@ from granlib.jsonl import append_jsonl
 from granlib.training.config import TrainConfig, resolve_config
 from granlib.training.devices import cudnn_autotuning
 from granlib.training.evaluation import PeriodicEvaluator
+from granlib.training.fast_path import precision_note
 from granlib.training.graphs import GraphedIteration
 from granlib.training.probes import probe_measures
 from granlib.training.provenance import write_provenance
@@ -65,6 +66,7 @@ class Run:
     fixed_z: Tensor  # the codes of every sample grid
     probe: tuple[Tensor, Tensor]  # the inputs of every logged probe measure
     evaluator: Callable[[nn.Module, int], dict] | None  # eval_every's evaluation
+    precision_note: str | None = None  # why the run trains in fp32 although bf16 was asked for (provenance.json)
 
 
 def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_steps: int | None = None,
@@ -97,6 +99,7 @@ def set_up(config: TrainConfig, run_dir: Path, max_seconds: float | None = None,
     ctx = distributed.context()
     if max_seconds is not None and ctx.active:
         raise ValueError("max_seconds is for one process: ranks would stop at different iterations")
+    requested_precision = config.precision
     config = resolve_config(config)  # validated: nothing is written for an impossible config
     device = distributed.device_for(ctx, torch.device(config.device))
     for name, size in (("batch_size_d", config.batch_size_d), ("batch_size_g", config.batch_size_g)):
@@ -116,7 +119,8 @@ def set_up(config: TrainConfig, run_dir: Path, max_seconds: float | None = None,
     probe_images = load_dataset(config.probe_dataset, config.data_root, config.resolution) if config.probe_dataset \
         else dataset
     probe = gradient_probe(probe_images, config.nz, device, seed=seeds.probe)
-    return Run(config, run_dir, ctx, device, seeds, trainer, dataset, sampler, fixed_z, probe, evaluator)
+    note = precision_note(config.fast, device.type, requested_precision)
+    return Run(config, run_dir, ctx, device, seeds, trainer, dataset, sampler, fixed_z, probe, evaluator, note)
 
 
 # --- phase 2: resume or start
@@ -136,7 +140,7 @@ def resume_or_start(run: Run) -> int:
             set_rng_state(state["rng"], run.sampler)
     else:
         if run.ctx.is_main:
-            write_provenance(run.run_dir, run.config, run.device)
+            write_provenance(run.run_dir, run.config, run.device, run.precision_note)
         if run.ctx.active:
             torch.manual_seed(run.seeds.rank_noise())
     if run.ctx.active:

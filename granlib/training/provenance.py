@@ -41,11 +41,14 @@ def git_commit() -> str | None:
     return commit.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 
-def write_provenance(run_dir: str | Path, config: TrainConfig, device: torch.device) -> None:
-    """provenance.json: versions, commit, device, the dataset's key and label, start time."""
+def write_provenance(run_dir: str | Path, config: TrainConfig, device: torch.device,
+                     precision_note: str | None = None) -> None:
+    """provenance.json: versions, commit, device, the dataset's key and label, start time, the precision the run
+    trains in and, when bf16 was asked for but could not be had, why (``precision_note``)."""
     identity = dataset_identity(config.dataset, config.dataset_variant)
     record = {"granlib": granlib.__version__, "git_commit": git_commit(), "torch": torch.__version__,
               "device": device_name(device), "dataset": identity.label, "dataset_key": identity.key,
+              "precision": config.precision, **({"precision_note": precision_note} if precision_note else {}),
               "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     atomic_write_text(json.dumps(record, indent=2) + "\n", Path(run_dir) / "provenance.json")
 

@@ -72,7 +72,7 @@ class Trainer(nn.Module):
         self.fast_path = (fast_path or FastPath()) if self.fast else FastPath.off()
         on_cuda = device.type == "cuda"
         self.fused_adam = self.fast_path.fused_adam and on_cuda  # otherwise PyTorch's default Adam
-        self.bf16 = self.fast_path.bf16_autocast and precision(self.fast, device.type) == "bf16"
+        self.bf16 = self.fast_path.bf16_autocast and precision(self.fast, device.type, config.precision) == "bf16"
         fused = self.fused_adam or None
         self.opt_g = torch.optim.Adam(self.G.parameters(), config.lr_g, betas=config.betas_g, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), config.lr_d, betas=config.betas_d, fused=fused)
@@ -97,10 +97,10 @@ class Trainer(nn.Module):
         return reals, d_noises, torch.randn(batch_g, c.nz, device=self.device)
 
     def autocast(self):
-        """bf16 autocast on the fast CUDA path; a no-op otherwise. GraN/GP norms are widened to float32."""
-        enabled = self.bf16
+        """bf16 autocast where the run's precision is bf16 (CUDA or CPU); a no-op otherwise. GraN/GP norms are
+        widened to float32 (granlib.gran)."""
         # no cast cache: a cached bf16 copy of a weight would be recorded once by a CUDA graph and never refreshed
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled, cache_enabled=False)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16, cache_enabled=False)
 
     def layout(self, x: Tensor) -> Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.fast_path.channels_last and x.dim() == 4 else x

@@ -10,6 +10,7 @@ from granlib.training.config import (
     config_differences,
     preset,
     resolve_config,
+    upgrade_saved_config,
     validate_config,
 )
 
@@ -92,3 +93,17 @@ def test_values_are_read_as_the_field_types():
     for bad in ({"iterations": 2.5}, {"lr_d": "fast"}, {"fast": "yes"}, {"n_dis": True}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             TrainConfig.from_dict(bad)
+
+
+def test_a_config_saved_before_precision_existed_reads_as_what_it_trained_in():
+    def saved(**values):  # as config.json was written then: resolved, without the field
+        return {key: value for key, value in {**resolve_config(TrainConfig(device="cpu")).to_dict(), **values}.items()
+                if key != "precision"}
+
+    assert upgrade_saved_config(saved(fast=False))["precision"] == "fp32"
+    assert upgrade_saved_config(saved(fast=True))["precision"] == "fp32"  # the CPU fast path had no bf16
+    assert upgrade_saved_config(saved(device="cuda", fast=True))["precision"] == "bf16"
+    assert upgrade_saved_config(saved(device="cuda:1", fast=True))["precision"] == "bf16"
+    assert upgrade_saved_config(saved(device="cuda", fast=False))["precision"] == "fp32"
+    written = {**saved(fast=True), "precision": "bf16"}  # a saved value is never replaced
+    assert upgrade_saved_config(written)["precision"] == "bf16"

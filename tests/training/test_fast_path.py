@@ -1,11 +1,16 @@
-"""On CPU in fp32 the fast path (channels_last, cheap G step) must give the reference path's gradients."""
+"""On CPU in fp32 the fast path (channels_last, cheap G step) must give the reference path's gradients; the
+precision a run trains in is decided once, for the trainer and the run key alike."""
+
+import json
 
 import pytest
 import torch
 
 from granlib.normalizers import NORMALIZERS
-from granlib.training.config import preset
-from granlib.training.fast_path import MEASURES, FastPath
+from granlib.training import fast_path
+from granlib.training.config import ConfigError, preset, resolve_config, run_settings
+from granlib.training.fast_path import MEASURES, FastPath, cpu_bf16_missing, precision
+from granlib.training.loop import train
 from granlib.training.trainer import Trainer
 
 
@@ -81,3 +86,39 @@ def test_ablated_fast_paths_take_only_their_measures_and_keep_the_gradients():
             ref_vector = torch.cat([ref[name].flatten() for name in ref])
             got_vector = torch.cat([got[name].flatten() for name in ref])
             assert (got_vector - ref_vector).norm() <= 1e-5 * ref_vector.norm()
+
+
+def test_precision_defaults_to_bf16_on_the_fast_cuda_path_only_and_takes_a_request():
+    assert [precision(fast, device) for fast, device in [(True, "cuda"), (False, "cuda"), (True, "cpu"),
+                                                         (False, "cpu")]] == ["bf16", "fp32", "fp32", "fp32"]
+    assert precision(True, "cuda", "fp32") == "fp32" and precision(True, "cuda", "bf16") == "bf16"
+    assert precision(False, "cpu", "bf16") == "fp32"  # bf16 is a measure of the fast path
+    assert precision(True, "cpu", "bf16") == ("bf16" if cpu_bf16_missing() is None else "fp32")
+    with pytest.raises(ValueError, match="unknown precision"):
+        precision(True, "cpu", "fp16")
+
+
+def test_a_cpu_without_bf16_trains_in_fp32_and_the_run_says_why(tmp_path, monkeypatch):
+    monkeypatch.setattr(fast_path, "cpu_bf16_missing", lambda: "this CPU has neither AVX-512 BF16 nor AMX")
+    config = preset("tiny", fast=True, precision="bf16", iterations=2)
+    assert precision(True, "cpu", "bf16") == "fp32" and Trainer(config, torch.device("cpu")).bf16 is False
+    assert resolve_config(config).precision == run_settings(resolve_config(config))["precision"] == "fp32"
+    train(config, tmp_path, quiet=True)
+    provenance = json.loads((tmp_path / "provenance.json").read_text())
+    assert provenance["precision"] == json.loads((tmp_path / "config.json").read_text())["precision"] == "fp32"
+    assert "neither AVX-512 BF16 nor AMX" in provenance["precision_note"]
+    train(config, tmp_path, quiet=True)  # finished: the same request is the same run
+
+
+def test_the_trainer_and_the_run_key_take_one_precision():
+    for changes in ({}, {"fast": True}, {"fast": True, "precision": "fp32"}, {"fast": True, "precision": "bf16"},
+                    {"fast": False, "precision": "fp32"}):
+        config = preset("tiny", **changes)
+        trainer = Trainer(config, torch.device("cpu"))
+        key = run_settings(resolve_config(config))["precision"]
+        assert key == resolve_config(config).precision == ("bf16" if trainer.bf16 else "fp32"), changes
+    assert run_settings(resolve_config(preset("tiny")))["precision"] == "fp32"  # today's CPU runs keep their key
+    with pytest.raises(ConfigError, match="precision"):
+        resolve_config(preset("tiny", fast=False, precision="bf16"))
+    with pytest.raises(ConfigError, match="precision"):
+        resolve_config(preset("tiny", precision="fp16"))

@@ -192,3 +192,20 @@ def test_a_run_written_before_normaliser_options_existed_resumes_and_reloads(tmp
     train(config, tmp_path, quiet=True)
     assert run_is_finished(tmp_path) and json.loads(path.read_text())["normalizer_options"] == {}
     assert load_discriminator(tmp_path).K == 0.1
+
+
+def test_a_run_written_before_precision_existed_resumes_under_its_key(tmp_path):
+    from granlib.training.config import resolve_config, run_settings
+
+    config = preset("tiny", iterations=4, checkpoint_every=2)
+    train(config, tmp_path, quiet=True, max_steps=2)
+    path = tmp_path / "config.json"
+    saved = json.loads(path.read_text())
+    del saved["precision"]  # as granlib wrote config.json and checkpoints before the field
+    path.write_text(json.dumps(saved))
+    state = load_latest_checkpoint(tmp_path)
+    del state["config"]["precision"]
+    save_checkpoint(tmp_path, state)
+    assert saved_config(tmp_path).precision == run_settings(resolve_config(config))["precision"] == "fp32"
+    train(config, tmp_path, quiet=True)
+    assert run_is_finished(tmp_path) and json.loads(path.read_text())["precision"] == "fp32"
