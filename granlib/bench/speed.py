@@ -5,8 +5,10 @@ typical = reference plus a host read per D step, fast without and with a CUDA gr
 GPU memory and achieved TFLOP/s (FLOPs of one iteration counted with ``torch.utils.flop_counter``) with the
 fraction of the device's peak, and writes the same as JSON (default ``results/bench/<date>_<device>.json``). Data
 are random tensors already on the device, so the figure is the training step alone; each path is timed for at
-least ``--min-seconds`` after its warm-up. On CPU it runs tiny widths: a check that the script works, not a
-measurement worth quoting.
+least ``--min-seconds`` after its warm-up. ``--device cpu`` times the CPU settings of :mod:`granlib.bench.cpu`
+instead (the study's and the published widths; reference, fp32 fast and bf16 fast at one and two threads, beside the
+GN-GAN code's own step). ``--tiny`` runs the configurations below at tiny widths on any device: a check that the
+script works, not a measurement worth quoting.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
+from granlib.bench import cpu as cpu_bench
+from granlib.bench.peer import PEER_DIR
 from granlib.training.config import TrainConfig
 from granlib.training.devices import cudnn_autotuning, synchronize
 from granlib.training.fast_path import MEASURES, FastPath
@@ -307,6 +311,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iterations", type=int, default=None, help="at most this many timed iterations")
     parser.add_argument("--warmup", type=int, default=None, help="untimed iterations (graph warm-up and capture)")
     parser.add_argument("--profile", action="store_true", help="also list the costliest ops of the fast path")
+    parser.add_argument("--tiny", action="store_true", help="tiny widths: check that the script works (any device)")
+    parser.add_argument("--settings", nargs="*", default=list(cpu_bench.SETTINGS), choices=list(cpu_bench.SETTINGS),
+                        help="CPU: the settings to time")
+    parser.add_argument("--threads", nargs="*", type=int, default=[1, 2], help="CPU: torch thread counts")
+    parser.add_argument("--rounds", type=int, default=None, help="CPU: timed rounds per setting (default per setting)")
+    parser.add_argument("--peer", default=str(PEER_DIR), help="CPU: the fetched GN-GAN code ('' to leave it out)")
     parser.add_argument("--out", default=None, help="JSON path (default results/bench/<date>_<device>.json)")
     parser.add_argument("--table", nargs="+", metavar="JSON[=LABEL]",
                         help="measure nothing: print bench JSON files as README table rows, e.g. x.json='run 3'")
@@ -321,7 +331,9 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
-    tiny = device.type == "cpu"
+    if device.type == "cpu" and not args.tiny:
+        return write_report(cpu_report(args), args.out, "cpu")
+    tiny = args.tiny
     iterations = args.iterations or (10_000 if not tiny else 2)
     min_seconds = args.min_seconds if args.min_seconds is not None else (2.0 if not tiny else 0.0)
     warmup = args.warmup if args.warmup is not None else (6 if not tiny else 1)
@@ -350,10 +362,23 @@ def main(argv: list[str] | None = None) -> dict:
                   f"({kernels['short_kernel_ms_per_iteration']:.2f} ms)")
             for row in found["top_ops"][:8]:
                 print(f"  {row['self_ms_per_iteration']:8.3f}  ×{row['calls_per_iteration']:<5g} {row['op'][:90]}")
-    out = Path(args.out or f"results/bench/{report['date'][:10]}_{name.replace(' ', '_')}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out}")
+    return write_report(report, args.out, name)
+
+
+def cpu_report(args: argparse.Namespace) -> dict:
+    """The CPU measurement (:func:`granlib.bench.cpu.run`) with the date, versions and commit of every report."""
+    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    found = cpu_bench.run(args.settings, args.threads, args.rounds, warmup=1 if args.warmup is None else args.warmup,
+                          peer_root=Path(args.peer) if args.peer else None)
+    return {"date": date, "torch": torch.__version__, "git_commit": git_commit(), **found}
+
+
+def write_report(report: dict, out: str | None, name: str) -> dict:
+    """``report`` as JSON at ``out`` (default ``results/bench/<date>_<device>.json``); returns it."""
+    path = Path(out or f"results/bench/{report['date'][:10]}_{name.replace(' ', '_')}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
     return report
 
 

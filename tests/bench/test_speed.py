@@ -7,7 +7,7 @@ from granlib.bench import speed as bench
 
 def test_bench_runs_on_cpu_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    report = bench.main(["--device", "cpu", "--configs", "cnn32_ndis1_ns", "resnet32_ndis5_hinge",
+    report = bench.main(["--device", "cpu", "--tiny", "--configs", "cnn32_ndis1_ns", "resnet32_ndis5_hinge",
                          "--iterations", "1", "--warmup", "0", "--out", str(out)])
     saved = json.loads(out.read_text())
     assert saved["device"] == "cpu" and saved["tiny_widths"] is True
@@ -27,8 +27,8 @@ def test_bench_runs_on_cpu_and_writes_json(tmp_path):
 
 
 def test_bench_profile_lists_the_costliest_ops(tmp_path):
-    report = bench.main(["--device", "cpu", "--configs", "cnn32_ndis1_ns", "--paths", "fast", "--iterations", "1",
-                         "--profile", "--out", str(tmp_path / "p.json")])
+    report = bench.main(["--device", "cpu", "--tiny", "--configs", "cnn32_ndis1_ns", "--paths", "fast",
+                         "--iterations", "1", "--profile", "--out", str(tmp_path / "p.json")])
     rows = report["profile"]["cnn32_ndis1_ns"]["top_ops"]
     assert 0 < len(rows) <= 15 and all(row["self_ms_per_iteration"] >= 0 and row["op"] for row in rows)
     times = [row["self_ms_per_iteration"] for row in rows]
@@ -54,7 +54,7 @@ def test_kernel_summary_counts_device_kernels_and_the_short_ones():
 def test_bench_ablation_measures_each_fast_path_measure(tmp_path):
     from granlib.training.fast_path import MEASURES
 
-    report = bench.main(["--device", "cpu", "--configs", "cnn32_ndis1_ns", "--paths", "fast", "--ablation",
+    report = bench.main(["--device", "cpu", "--tiny", "--configs", "cnn32_ndis1_ns", "--paths", "fast", "--ablation",
                          "--iterations", "1", "--out", str(tmp_path / "a.json")])
     row = report["results"]["cnn32_ndis1_ns"]
     assert set(row["measure_gain"]) == set(MEASURES)
