@@ -82,3 +82,14 @@ def test_the_width_matched_eps_and_the_scale_free_eps_keep_the_published_initial
     assert matched == pytest.approx(1e-4 * narrow / published, rel=5e-3)  # ε·n₀²(8)/n₀²(64), to 3 digits
     eps_rel = get_normalizer("gran_scalefree").hyperparameters["eps_rel"]
     assert eps_rel == pytest.approx(1e-4 / published, rel=5e-3)  # n²/ε_t starts at the published width's n₀²/ε
+
+
+def test_the_maps_run_directories_keep_their_names_so_unfinished_runs_resume(tmp_path):
+    """A run of the map resumes from its checkpoint only if the code that resumes it names its directory as the
+    code that started it did: the protocol folder's digest of the run settings must not drift."""
+    settings = regime.profiles()["map"]
+    names = {}
+    for cell in regime.cells(settings)[:2]:
+        planned = experiments.plan_run("cifar10", cell.method, 0, regime.cell_params(settings, cell, "map", tmp_path))
+        names[cell.name] = "/".join(planned.run_dir.parts[-3:])
+    assert names == {"w8": "G64-D8-fp32-e7b184f1/gran-ns-K0.1-s0", "w16": "G64-D16-fp32-e7b184f1/gran-ns-K0.1-s0"}
