@@ -91,5 +91,5 @@ def test_the_maps_run_directories_keep_their_names_so_unfinished_runs_resume(tmp
     names = {}
     for cell in regime.cells(settings)[:2]:
         planned = experiments.plan_run("cifar10", cell.method, 0, regime.cell_params(settings, cell, "map", tmp_path))
-        names[cell.name] = "/".join(planned.run_dir.parts[-3:])
+        names[cell.name] = "/".join(planned.run_dir.parts[-2:])
     assert names == {"w8": "G64-D8-fp32-e7b184f1/gran-ns-K0.1-s0", "w16": "G64-D16-fp32-e7b184f1/gran-ns-K0.1-s0"}
