@@ -41,7 +41,7 @@ from granlib.project import project_root
 from granlib.study.ledger.claims import threshold, verdict_table
 from granlib.study.ledger.images import DATASET, PROFILES, study_params
 from granlib.study.ledger.profiles import load_profiles
-from granlib.study.ledger.render import render, verdict_sentences
+from granlib.study.ledger.render import render, stamp_sentences, verdict_sentences
 from granlib.study.ledger.statistics import fmt, welch_interval
 from granlib.study.ledger.verdicts import comparative_verdict
 from granlib.study.pipeline.experiments import make_config
@@ -254,11 +254,12 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
               "generator_gradient_gap"]].mean())
 
 
-def findings(rows: pd.DataFrame, table: pd.DataFrame) -> list[str]:
+def findings(rows: pd.DataFrame, table: pd.DataFrame, smoke: bool = False) -> list[str]:
     """What the cost rows say, computed: GraND-GAN's time per iteration and peak memory against each baseline,
-    what holding ‖∇f‖ constant changes, and C2's verdicts."""
+    what holding ‖∇f‖ constant changes, and C2's verdicts; under ``smoke`` every sentence stamped and no verdict
+    stated."""
     if not len(rows):
-        return ["No cost has been measured under this profile yet."]
+        return stamp_sentences(["No cost has been measured under this profile yet."], smoke)
     means = summary(rows)
     first = rows.iloc[0]
     sentences = [f"Measured on {first.device} ({first.threads} thread(s)), batch {first.batch_size_d}, G/D widths "
@@ -275,7 +276,7 @@ def findings(rows: pd.DataFrame, table: pd.DataFrame) -> list[str]:
     sentences += [f"The peak memory of its D step is {memory}.",
                   f"Holding ‖∇f‖ constant in the G step moves the generator gradient by at most {gap:.1e} (relative, "
                   f"float64; rounding is ~1e-16): the G update needs no second-order term."]
-    return sentences + verdict_sentences(table)
+    return stamp_sentences(sentences + verdict_sentences(table, smoke), smoke)
 
 
 def render_ledger(table: pd.DataFrame, rows: pd.DataFrame, out_dir: str | Path, smoke: bool, min_n: int

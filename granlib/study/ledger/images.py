@@ -42,7 +42,7 @@ import pandas as pd
 import torch
 from torchvision.utils import make_grid
 
-from granlib.data import load_dataset, to_float
+from granlib.data import DatasetNotFoundError, load_dataset, to_float
 from granlib.jsonl import read_jsonl
 from granlib.normalizers import default_K, get_normalizer, parse_method
 from granlib.project import project_root
@@ -50,9 +50,10 @@ from granlib.study.instruments.measurements import measure_discriminator
 from granlib.study.instruments.seeds import StudySeeds
 from granlib.study.ledger.claims import bound_claim, cell_rows, comparison, verdict_table
 from granlib.study.ledger.profiles import anchored_params, load_profiles
-from granlib.study.ledger.render import Section, render
+from granlib.study.ledger.render import NO_VERDICT, Section, render, stamp_sentences
 from granlib.study.ledger.verdicts import FAMILY_RULE, RULE, decide_family
 from granlib.study.pipeline.experiments import make_config, plan_run, run_and_evaluate, run_dir_for
+from granlib.study.pipeline.plots import stamp
 from granlib.study.pipeline.results import (
     RESULT_ROWS,
     ROW_KEYS,
@@ -320,6 +321,10 @@ def describe(rows: pd.DataFrame, profile: str) -> str:
     """What the rows are (scale, protocol, metric, device, commits) and the FD's noise against the seeds' spread."""
     if not len(rows):
         return "no runs yet"
+    return stamp_sentences([_describe(rows, profile)], profile == "smoke")[0]
+
+
+def _describe(rows: pd.DataFrame, profile: str) -> str:
     first = rows.iloc[0]
     model = PROFILES[profile]["model_overrides"]
     widths = (f"G/D base widths {model['ngf']}/{model['ndf']}, batch {model['batch_size_d']}" if "ngf" in model
@@ -386,6 +391,38 @@ def real_sample(profile: str, n: int = 64, root: Path | None = None, **where: st
     dataset = load_dataset(params.get("eval_dataset_override") or params["dataset_override"], None, 32)
     chosen = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[:n].tolist()
     return to_float(torch.stack([dataset[i][0] for i in chosen]))
+
+
+def reference_caption(profile: str) -> str:
+    """What :func:`real_sample` gives under ``profile``, as a panel names it: never "real" for synthetic images."""
+    settings = PROFILES[profile]
+    if settings.get("eval_dataset_override"):
+        return "real images (held-out test split)"
+    if settings["dataset_override"] == "synthetic":
+        return "synthetic training images (smoke data, not real images)"
+    return "real images (training set)"
+
+
+def samples_panel(profile: str, rows: pd.DataFrame, rows_dir: Path, path: Path, root: Path | None = None,
+                  **where: str | Path) -> plt.Figure | None:
+    """The samples figure (:func:`samples_figure`, stamped under smoke) saved to ``path``. Where the reference
+    images are not on disk (a clone without ``data/``) the figure is not redrawn: the one at ``path`` (committed)
+    is shown as it is, with a note saying how to provide the images; returns None then."""
+    from IPython.display import Image, display
+
+    try:
+        real = real_sample(profile, 64, root, **where)
+    except DatasetNotFoundError as missing:
+        if not path.is_file():
+            raise
+        where = str(missing).split(" (")[0]
+        print(f"Showing the committed {path.name}: its real images are not on disk here ({where}; to provide them: "
+              f"./run_all.sh --unpack <path to>/cifar10-jpeg.tar.gz, README 'Data').")
+        display(Image(filename=str(path)))
+        return None
+    fig = stamp(samples_figure(rows, rows_dir, real, real_caption=reference_caption(profile)), profile == "smoke")
+    fig.savefig(path)
+    return fig
 
 
 # The rule that turns the pilot's curves into the study's length, fixed before the pilot ended: the shortest length
@@ -455,34 +492,42 @@ def fd_figure(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> plt.Fig
 
 
 def samples_figure(rows: pd.DataFrame, rows_dir: Path, real: torch.Tensor, seed: int = 0,
-                   methods: tuple[str, ...] = METHODS) -> plt.Figure:
+                   methods: tuple[str, ...] = METHODS, real_caption: str = "real images (held-out test split)"
+                   ) -> plt.Figure:
     """Each method's committed sample grid of ``seed`` (captioned with method, seed, iteration), after a grid of
-    real images."""
+    the reference images ``real`` (captioned ``real_caption``: :func:`reference_caption`)."""
     chosen = rows[rows.seed == seed] if len(rows) else rows
     order = {m: i for i, m in enumerate(methods)}
     runs = sorted(chosen.itertuples(), key=lambda r: order.get(f"{r.method}/{r.loss}", len(order)))
     real_grid = make_grid(real[:64] * 0.5 + 0.5, nrow=8, padding=2, pad_value=1.0).permute(1, 2, 0).clamp(0, 1)
-    panels = [("real images (held-out test split)", real_grid.numpy())] + [
-        (f"{spec_name(f'{r.method}/{r.loss}')}\nseed {r.seed}, iteration {int(r.iterations):,}".replace(",", " "),
-         plt.imread(str(rows_dir / r.sample_grid))) for r in runs if isinstance(getattr(r, "sample_grid", None), str)]
+    def caption(r) -> str:
+        iterations = f"{int(r.iterations):,}".replace(",", " ")
+        return f"{spec_name(f'{r.method}/{r.loss}')}\nseed {r.seed}, iteration {iterations}"
+
+    panels = [(real_caption, real_grid.numpy())] + [
+        (caption(r), plt.imread(str(rows_dir / r.sample_grid)))
+        for r in runs if isinstance(getattr(r, "sample_grid", None), str)]
     columns = min(4, len(panels))
     lines = -(-len(panels) // columns)
-    fig, axes = plt.subplots(lines, columns, figsize=(3.2 * columns, 3.6 * lines), squeeze=False)
+    # constrained layout leaves room for every panel's two-line title above its grid (tight_layout let the second
+    # row's titles run under the first row's grids)
+    fig, axes = plt.subplots(lines, columns, figsize=(3.2 * columns, 3.8 * lines), squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, (caption, image) in zip(axes.flat, panels):
         ax.imshow(image)
         ax.set_title(caption, fontsize=9)
-    fig.suptitle("EMA-generator samples at the end of training, beside real images", fontsize=11)
-    fig.tight_layout()
+    fig.suptitle(f"EMA-generator samples at the end of training, beside {real_caption.split(' (')[0]}", fontsize=11)
     return fig
 
 
-def findings(rows: pd.DataFrame, table: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> list[str]:
+def findings(rows: pd.DataFrame, table: pd.DataFrame, methods: tuple[str, ...] = METHODS, smoke: bool = False
+             ) -> list[str]:
     """What the rows say, computed: runs per method, the lowest mean FD, flat or collapsed samples, and the
-    verdicts per claim."""
+    verdicts per claim; under ``smoke`` every sentence stamped and no verdict stated
+    (:func:`granlib.study.ledger.render.stamp_sentences`)."""
     if not len(rows):
-        return ["No run of this profile has finished yet."]
+        return stamp_sentences(["No run of this profile has finished yet."], smoke)
     summary = fd_summary(rows, methods)
     best = summary.sort_values("fd_mean").iloc[0]
     per_method = ", ".join(f"{m}: {n}" for m, n in zip(summary.method, summary.n))
@@ -501,9 +546,9 @@ def findings(rows: pd.DataFrame, table: pd.DataFrame, methods: tuple[str, ...] =
         sentences.append(f"Collapsed runs (samples varying less than {COLLAPSE_RATIO:g}× as much as real images do): "
                          + (listed or "none") + ".")
     counts = table.groupby("verdict").size() if len(table) else pd.Series(dtype=int)
-    sentences.append("Verdicts: " + ", ".join(f"{v} {int(counts.get(v, 0))}" for v in
-                                               ("supported", "contradicted", "inconclusive", "pending")) + ".")
-    return sentences
+    sentences.append(NO_VERDICT if smoke else "Verdicts: " + ", ".join(
+        f"{v} {int(counts.get(v, 0))}" for v in ("supported", "contradicted", "inconclusive", "pending")) + ".")
+    return stamp_sentences(sentences, smoke)
 
 
 def results_table(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> tuple[pd.DataFrame, dict[str, int],

@@ -30,7 +30,7 @@ from granlib.study.instruments.mixtures import BOX, DATASET_LABEL, mixture_metri
 from granlib.study.instruments.seeds import StudySeeds
 from granlib.study.ledger.claims import bound_claim, comparison, verdict_table
 from granlib.study.ledger.profiles import load_profiles
-from granlib.study.ledger.render import render, verdict_sentences
+from granlib.study.ledger.render import render, stamp_sentences, verdict_sentences
 from granlib.study.pipeline.results import SOURCE
 from granlib.study.pipeline.row_store import RowSchema, RowStore, study_lock
 from granlib.training.provenance import git_commit
@@ -208,11 +208,11 @@ def describe(rows: pd.DataFrame) -> str:
             f"device cpu; rows from `{ROWS_FILE}`)")
 
 
-def findings(rows: pd.DataFrame, table: pd.DataFrame) -> list[str]:
+def findings(rows: pd.DataFrame, table: pd.DataFrame, smoke: bool = False) -> list[str]:
     """What the rows say, computed: the runs, the best generator per mixture against GraN's, and each claim's
-    verdicts."""
+    verdicts; under ``smoke`` every sentence stamped and no verdict stated."""
     if not len(rows):
-        return ["No run of this profile has finished yet."]
+        return stamp_sentences(["No run of this profile has finished yet."], smoke)
     sentences = [f"{len(rows)} runs on {' and '.join(sorted(set(rows.dataset)))}: {rows.seed.nunique()} seeds per "
                  f"cell, {' and '.join(str(s) for s in sorted(set(rows.steps)))} generator steps."]
     generation = rows[(rows.experiment == "generation") & (rows.K == STUDY_K)]
@@ -224,7 +224,7 @@ def findings(rows: pd.DataFrame, table: pd.DataFrame) -> list[str]:
                 for rank, name in enumerate(ranked) if means.index[rank][0] == "gran"]
         sentences.append(f"{dataset}, K = {STUDY_K:g}: the lowest mean energy distance is {best}; "
                          + "; ".join(gran) + ".")
-    return sentences + verdict_sentences(table)
+    return stamp_sentences(sentences + verdict_sentences(table, smoke), smoke)
 
 
 def render_ledger(table: pd.DataFrame, rows: pd.DataFrame, out_dir: str | Path, smoke: bool, min_n: int

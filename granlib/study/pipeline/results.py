@@ -9,9 +9,11 @@ architecture, method, loss; the CNN variant where both state one: :func:`granlib
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from granlib.data import LABELS
 from granlib.normalizers import get_normalizer, method_name, parse_method
@@ -227,12 +229,24 @@ def to_markdown(table: pd.DataFrame, best: dict[str, int]) -> str:
     return shown.to_markdown(index=False)
 
 
+def styled(table: pd.DataFrame) -> Styler:
+    """Where every table becomes HTML: a pandas Styler whose ids are named by the table's content (the Styler's
+    default is a random uuid per call), so rendering the same rows again writes the same bytes."""
+    digest = hashlib.sha256(table.to_json(orient="split", default_handler=str).encode()).hexdigest()[:10]
+    return Styler(table, uuid=digest, cell_ids=False)
+
+
 def to_html(table: pd.DataFrame, best: dict[str, int], caption: str) -> str:
-    """The table as HTML (pandas Styler), best values bold, with its caption; never a literal '**' or 'NaN'."""
+    """The table as HTML (:func:`styled`), best values bold, with its caption; never a literal '**' or 'NaN'."""
     def bold(column: pd.Series) -> list[str]:
         return ["font-weight: bold" if best.get(column.name) == i else "" for i in range(len(column))]
 
-    return table.style.apply(bold).hide(axis="index").set_caption(caption).to_html()
+    return styled(table).apply(bold).hide(axis="index").set_caption(caption).to_html()
+
+
+def stamped(table: pd.DataFrame, smoke: bool) -> pd.DataFrame | Styler:
+    """A table as a notebook shows it: under smoke captioned with the smoke stamp, so it never reads as a result."""
+    return styled(table).set_caption(f"<b>{SMOKE_STAMP}</b>") if smoke else table
 
 
 def anchor_table(dataset_key: str | None = None) -> pd.DataFrame:
@@ -289,7 +303,7 @@ def render_dataset(summary: pd.DataFrame, smoke: bool = False) -> tuple[str, str
     heading = (f"Published anchors for {ANCHOR_LABELS.get(key, key)} (not ours; Inception FID on the original data, "
                f"each with its protocol)")
     md.append(f"## {heading}\n\n" + (anchors.to_markdown(index=False) if len(anchors) else "(none)") + "\n")
-    html.append(f"<h2>{heading}</h2>" + (anchors.style.hide(axis="index").to_html() if len(anchors)
+    html.append(f"<h2>{heading}</h2>" + (styled(anchors).hide(axis="index").to_html() if len(anchors)
                                             else "<p>(none)</p>"))
     return "".join(md), "".join(html)
 
@@ -310,7 +324,7 @@ def write_tables(rows: pd.DataFrame, out_dir: str | Path, smoke: bool = False) -
     note = "These numbers are attached to no dataset: the caption available to this project does not name it."
     (out_dir / "paper_fig1.md").write_text(f"# {FIG1_TITLE}\n\n{note}\n\n{fig1.to_markdown(index=False)}\n")
     (out_dir / "paper_fig1.html").write_text(f"<h1>{FIG1_TITLE}</h1><p>{note}</p>"
-                                             f"{fig1.style.hide(axis='index').to_html()}")
+                                             f"{styled(fig1).hide(axis='index').to_html()}")
     return written + [out_dir / "paper_fig1.md", out_dir / "paper_fig1.html"]
 
 

@@ -228,3 +228,81 @@ def test_the_study_length_is_where_every_pilot_curve_has_flattened():
     figure = pilot_figure(flat_early, chosen=10_000)
     assert figure.axes[0].get_xlabel() == "generator iterations" and "SNGAN" in str(
         [t.get_text() for t in figure.axes[0].get_legend().get_texts()])
+
+
+@pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
+def test_rendering_the_committed_rows_again_writes_the_same_bytes(tmp_path):
+    """What notebook 41 writes from the committed rows, rendered twice: the ledger's Markdown and HTML (the pandas
+    Styler's ids included) and its figures (PNG and SVG metadata) are byte-identical, and so is the committed
+    HTML."""
+    from granlib.study.pipeline.plots import apply_theme
+
+    apply_theme()
+    rows = committed_rows()
+    curves = read_pilot_curves(REPO_ROOT / PROFILES["pilot"]["out_dir"] / PILOT_CURVES_FILE)
+    renders = []
+    for attempt in ("first", "second"):
+        out = tmp_path / attempt
+        written = study.render_ledger(evaluate_claims(rows, PROFILES["cpu"]["min_n"]), rows, "cpu", out)
+        for name, figure in (("fd", study.fd_figure(rows)), ("pilot", pilot_figure(curves, choose_length(curves)))):
+            for suffix in ("png", "svg"):
+                figure.savefig(out / f"{name}.{suffix}")
+                written.append(out / f"{name}.{suffix}")
+        renders.append({path.name: path.read_bytes() for path in written})
+    assert renders[0].keys() == renders[1].keys() and len(renders[0]) == 6
+    for name in renders[0]:
+        assert renders[0][name] == renders[1][name], f"{name} differs between two renders"
+    assert renders[0]["ledger_images.html"] == (REPO_ROOT / "results" / "tables" / "ledger_images.html").read_bytes()
+
+
+@pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
+def test_under_smoke_every_sentence_is_stamped_no_verdict_is_stated_and_synthetic_images_are_not_called_real(
+        tmp_path):
+    """Rows rendered as smoke (here the committed ones, whose verdicts are decided) state no verdict anywhere."""
+    from granlib.study.ledger.render import NO_VERDICT, NOT_STATED
+    from granlib.study.pipeline.results import SMOKE_STAMP
+
+    rows = committed_rows()
+    table = evaluate_claims(rows, PROFILES["cpu"]["min_n"])
+    sentences = findings(rows, table, smoke=True)
+    assert sentences and all(s.startswith(SMOKE_STAMP) for s in sentences)
+    assert not any("Verdicts:" in s or "supported" in s or "contradicted" in s for s in sentences)
+    assert sentences[-1].endswith(NO_VERDICT) and any("Verdicts:" in s for s in findings(rows, table))
+    assert set(table.verdict) & {"supported", "contradicted"}  # what the smoke ledger must not state
+    md = study.render_ledger(table, rows, "smoke", tmp_path)[0].read_text()
+    assert SMOKE_STAMP in md and NO_VERDICT in md and f"| {NOT_STATED}" in md
+    assert study.describe(rows, "smoke").startswith(SMOKE_STAMP)
+    assert not any(f"| {verdict} " in md for verdict in ("supported", "contradicted", "inconclusive"))
+    caption = study.reference_caption("smoke")
+    assert "synthetic" in caption and not caption.startswith("real")
+    assert study.reference_caption("cpu") == "real images (held-out test split)"
+    figure = study.samples_figure(rows.iloc[:0], tmp_path, torch.zeros(64, 3, 32, 32), real_caption=caption)
+    assert figure.axes[0].get_title() == caption and "real images" not in figure.texts[0].get_text()
+
+
+def test_the_samples_figure_keeps_every_panel_title_clear_of_the_row_above(tmp_path):
+    rows = pd.DataFrame([{"method": m.split("/")[0], "loss": m.split("/")[1], "seed": 0, "iterations": 10_000,
+                          "sample_grid": "grid.png"} for m in METHODS])
+    save_image(torch.rand(64, 3, 32, 32), tmp_path / "grid.png", nrow=8, padding=2)
+    figure = study.samples_figure(rows, tmp_path, torch.zeros(64, 3, 32, 32))
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    shown = [ax for ax in figure.axes if ax.images]
+    assert len(shown) == 1 + len(METHODS) and shown[1].get_title().endswith("seed 0, iteration 10 000")
+    for lower in shown[4:]:  # the second row: its titles sit below every grid of the first
+        title = lower.title.get_window_extent(renderer)
+        assert all(title.y1 <= upper.get_window_extent(renderer).y0 for upper in shown[:4]), lower.get_title()
+
+
+def test_without_its_real_images_the_samples_panel_shows_the_committed_figure(tmp_path, capsys):
+    (tmp_path / "params").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    committed = tmp_path / "samples.png"
+    committed.write_bytes((REPO_ROOT / "results" / "figures" / "ledger_images_samples.png").read_bytes())
+    before = committed.read_bytes()
+    assert study.samples_panel("cpu", pd.DataFrame(), tmp_path, committed, root=tmp_path) is None
+    assert committed.read_bytes() == before  # left as it is: nothing to redraw it from
+    note = capsys.readouterr().out
+    assert f"{tmp_path / 'data' / 'cifar10-jpeg' / 'test'}" in note and "--unpack" in note
+    with pytest.raises(study.DatasetNotFoundError):
+        study.samples_panel("cpu", pd.DataFrame(), tmp_path, tmp_path / "absent.png", root=tmp_path)
