@@ -64,11 +64,13 @@ class Cell:
     method: str  # "normaliser/loss"
     ndf: int  # D base width
     eps: float | None = None  # GraN's ε; None: the normaliser's default
+    precision: str | None = None  # "fp32" | "bf16"; None: the training config's default (fp32 on a CPU)
 
     @property
     def label(self) -> str:
         eps = "" if self.eps is None else f", ε = {self.eps:.3g}"
-        return f"{spec_name(self.method)}, D width {self.ndf}{eps}"
+        precision = "" if self.precision is None else f", {self.precision}"
+        return f"{spec_name(self.method)}, D width {self.ndf}{eps}{precision}"
 
 
 def cells(settings: dict) -> list[Cell]:
@@ -80,8 +82,9 @@ def cell_params(settings: dict, cell: Cell, profile: str, root: Path | None = No
     runs folder, and the held-out images as the real probes."""
     params = anchored_params(settings, f"regime-{profile}", root, where.get("results_dir"), where.get("runs_dir"))
     overrides = {**params["model_overrides"], "ndf": cell.ndf, "probe_dataset": params["eval_dataset_override"]}
-    if cell.eps is not None:
-        overrides["eps"] = cell.eps
+    for name in ("eps", "precision"):
+        if getattr(cell, name) is not None:
+            overrides[name] = getattr(cell, name)
     return {**params, "model_overrides": overrides, "runs_dir": str(Path(params["runs_dir"]) / cell.name)}
 
 

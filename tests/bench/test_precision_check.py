@@ -1,0 +1,32 @@
+import pandas as pd
+
+from granlib.bench import precision_check as check
+
+
+def arm(cell: str, fd: list[float], collapsed: list[bool] | None = None) -> list[dict]:
+    collapsed = collapsed or [False] * len(fd)
+    return [{"cell": cell, "seed": seed, "fd": value, "diversity_generated": 0.4 + 0.01 * seed,
+             "collapsed": gone} for seed, (value, gone) in enumerate(zip(fd, collapsed))]
+
+
+def rows(sn_bf16: list[float], gran_bf16_collapsed: list[bool] | None = None) -> dict[str, pd.DataFrame]:
+    return {"map": pd.DataFrame(arm("w16", [150.0, 160.0, 170.0])),
+            "bf16_check": pd.DataFrame(arm("w16-sn", [100.0, 110.0, 120.0]) + arm("w16-sn-bf16", sn_bf16)
+                                       + arm("w16-bf16", [152.0, 158.0, 171.0], gran_bf16_collapsed))}
+
+
+def test_bf16_does_not_change_results_when_paired_differences_stay_within_the_seed_spread():
+    table = check.comparison(rows([103.0, 108.0, 125.0]))
+    assert list(table.holds) == ["yes"] * 4 and check.verdict(table) == "does not change results"
+    sn_fd = table[(table.method == "SNGAN") & (table.measure.str.startswith("FD"))].iloc[0]
+    assert sn_fd["mean paired difference"] == 2.0 and sn_fd["fp32 seed spread"] == 10.0
+
+
+def test_bf16_changes_results_beyond_the_spread_or_when_a_seed_collapses_in_one_precision_only():
+    assert check.verdict(check.comparison(rows([130.0, 140.0, 150.0]))) == "changes results"  # +30 > spread 10
+    assert check.verdict(check.comparison(rows([103.0, 108.0, 125.0], [False, True, False]))) == "changes results"
+
+
+def test_the_check_is_pending_until_every_arm_has_three_seeds():
+    partial = rows([103.0, 108.0])
+    assert check.verdict(check.comparison(partial)) == "pending"
