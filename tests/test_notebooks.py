@@ -4,6 +4,7 @@ results and runs under a temporary directory, so the second execution finds the 
 written (it re-plots, it does not re-train)."""
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -18,12 +19,15 @@ from granlib.jsonl import read_jsonl
 from granlib.normalizers import default_K
 from granlib.project import REPO_ROOT
 from granlib.study.ledger import costs, images, regime
+from granlib.study.ledger.render import NO_VERDICT
 from granlib.study.pipeline import runner
 from granlib.study.pipeline.experiments import load_profile
 from granlib.study.pipeline.results import SMOKE_STAMP, load_rows
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 KERNEL = {"name": "granlib", "display_name": "Python (granlib)", "language": "python"}
+LANGUAGE_INFO = {"codemirror_mode", "file_extension", "mimetype", "name", "nbconvert_exporter", "pygments_lexer",
+                 "version"}
 
 
 def test_notebooks_are_stored_without_outputs_and_name_the_granlib_kernel():
@@ -37,7 +41,21 @@ def test_notebooks_are_stored_without_outputs_and_name_the_granlib_kernel():
         if path.name[:2] in ("10", "11", "12", "13", "14"):  # papermill can set the dataset
             assert "dataset = " in "".join(tagged[0]["source"]), path.name
         assert notebook["metadata"]["kernelspec"] == KERNEL, path.name
-        assert notebook["metadata"]["language_info"]["name"] == "python", path.name
+
+
+def test_notebooks_open_unmodified_in_jupyterlab():
+    """Every notebook carries the full language_info a Python kernel reports (JupyterLab writes it into a notebook
+    that lacks any of it), and is stored exactly as the nbstripout filter writes it, so a notebook saved from
+    JupyterLab leaves git status clean."""
+    notebooks = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+    assert len(notebooks) >= len(NOTEBOOKS)
+    for path in notebooks:
+        info = json.loads(path.read_text())["metadata"]["language_info"]
+        assert LANGUAGE_INFO <= set(info) and info["name"] == "python", path.name
+        assert re.fullmatch(r"3\.\d+\.\d+", info["version"]), path.name
+        filtered = subprocess.run([sys.executable, "-m", "nbstripout", "--keep-id", "-t", str(path)],
+                                  capture_output=True, text=True, check=True).stdout
+        assert filtered == path.read_text(), f"{path.name} is not stored as the nbstripout filter writes it"
 
 
 def test_the_claims_ledger_notebook_is_a_readers_notebook():
@@ -117,6 +135,13 @@ def test_the_ledger_notebook_runs_a_stamped_miniature_of_every_experiment(smoke_
         (m.split("/")[0], form) for m in costs.cost_methods() for form in costs.FORMS}
     assert {"ledger_costs.png", "ledger_costs_C2.png"} <= {p.name for p in ledger_dir.glob("*.png")}
     assert {"ledger_images_fd.png", "ledger_images_samples.png"} <= {p.name for p in (results / "figures").glob("*")}
+    for name in ("40_claims_ledger.ipynb", "41_cifar10_cpu_study.ipynb"):  # their "What we found" under smoke
+        cells = json.loads((REPO_ROOT / "results" / "executed" / "smoke" / name).read_text())["cells"]
+        found = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/markdown", ""))
+                        for o in cells[-1]["outputs"])  # nbformat keeps text as a string or a list of lines
+        sentences = [line for line in found.splitlines() if line.strip()]
+        assert sentences and all(SMOKE_STAMP in line for line in sentences), name
+        assert NO_VERDICT in found and "Verdicts:" not in found and "supported in" not in found, name
 
 
 @pytest.mark.slow

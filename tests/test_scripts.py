@@ -94,3 +94,29 @@ def test_run_all_help_prints_usage_and_installs_nothing(tmp_path, flag):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: ./run_all.sh") and "--profile" in result.stdout and "--lab" in result.stdout
     assert not (root / ".venv").exists() and not result.stderr
+
+
+def test_the_set_up_installs_the_nbstripout_filter_that_gitattributes_names(checkout):
+    """In a git clone the set-up configures the filter .gitattributes names: a notebook saved with outputs is staged
+    without them (cell ids kept), while an executed copy under results/executed/ keeps its outputs."""
+    import nbformat
+
+    shutil.copy2(REPO_ROOT / ".gitattributes", checkout / ".gitattributes")
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=checkout, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    assert ensure_env(checkout).returncode == 0
+    assert git("config", "--get", "filter.nbstripout.clean").strip().endswith("-m nbstripout --keep-id")
+    cell = nbformat.v4.new_code_cell("print(1)", id="kept-id", execution_count=1,
+                                     outputs=[nbformat.v4.new_output("stream", text="1\n")])
+    for folder in ("notebooks", "results/executed"):
+        (checkout / folder).mkdir(parents=True)
+        nbformat.write(nbformat.v4.new_notebook(cells=[cell]), checkout / folder / "x.ipynb")
+    git("add", "notebooks", "results")
+    (stripped,) = nbformat.reads(git("show", ":notebooks/x.ipynb"), as_version=4).cells
+    assert stripped.outputs == [] and stripped.execution_count is None and stripped.id == "kept-id"
+    (kept,) = nbformat.reads(git("show", ":results/executed/x.ipynb"), as_version=4).cells
+    assert kept.outputs and kept.execution_count == 1
+    assert ensure_env(checkout).returncode == 0  # a second call leaves the configured filter as it is

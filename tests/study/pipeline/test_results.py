@@ -154,3 +154,15 @@ def test_committed_tables_name_methods_as_the_paper_does():
     for page in pages:
         found = re.findall(INTERNAL_KEY, page.read_text())
         assert not found, f"{page.relative_to(REPO_ROOT)} shows internal method keys {found}"
+
+
+def test_tables_become_html_with_ids_named_by_their_content_and_smoke_tables_are_stamped():
+    import pandas as pd
+
+    from granlib.study.pipeline.results import SMOKE_STAMP, stamped, styled
+
+    table = pd.DataFrame({"method": ["SNGAN", "GraND-GAN"], "fd": [117.3, 459.7]})
+    html = styled(table).to_html()
+    assert html == styled(table.copy()).to_html() and "T_" in html  # the same rows: the same bytes
+    assert styled(table.assign(fd=[1.0, 2.0])).to_html().split("<table id=")[1] != html.split("<table id=")[1]
+    assert SMOKE_STAMP in stamped(table, smoke=True).to_html() and stamped(table, smoke=False) is table
