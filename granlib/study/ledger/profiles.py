@@ -66,9 +66,9 @@ def load_profiles(study: str, path: str | Path | None = None) -> dict[str, dict]
 def anchored_params(settings: dict, label: str, root: Path | None = None, results_dir: str | Path | None = None,
                     runs_dir: str | Path | None = None) -> dict:
     """A study profile's ``settings`` as :func:`granlib.study.pipeline.experiments.run_and_evaluate` takes them:
-    ``profile`` = ``label``, ``out_dir`` as ``results_dir``, and every relative path made absolute in the project
-    ``root`` as a notebook profile's are (:func:`granlib.study.pipeline.profiles.anchor_paths`); ``results_dir``
-    (where the rows go) and ``runs_dir`` replace the profile's."""
+    ``profile`` = ``label``, ``out_dir`` (or ``results_dir``) as the results folder, ``runs_dir`` replaced when
+    given, and every relative path made absolute in the project ``root`` the way a notebook profile's are
+    (:func:`granlib.study.pipeline.profiles.anchor_paths`)."""
     root = Path(root or project_root())
     params = {**settings, "profile": label, "project_root": str(root),
               "runs_dir": str(runs_dir or settings["runs_dir"]), "results_dir": str(results_dir or settings["out_dir"])}
