@@ -1,9 +1,11 @@
 import json
+import re
 
 import pytest
 
 from granlib.bench import cpu, peer
 from granlib.bench import speed as bench
+from granlib.project import REPO_ROOT
 
 
 def test_cpu_bench_times_every_path_side_by_side_and_writes_json(tmp_path):
@@ -42,3 +44,15 @@ def test_the_gngan_code_joins_the_published_setting_only(tmp_path):
         assert cpu.PEER_PATH in steps and len(record["commit"]) == 40
         assert described[cpu.PEER_PATH]["precision"] == "fp32"
 
+
+def test_results_readme_holds_the_rows_of_the_committed_cpu_bench():
+    """Every row that markdown_rows makes of a committed CPU bench file is in results/bench/README.md."""
+    readme = (REPO_ROOT / "results" / "bench" / "README.md").read_text()
+    files = sorted((REPO_ROOT / "results" / "bench").glob("*_cpu*.json"))
+    assert files, "no committed CPU bench file"
+    for path in files:
+        report = json.loads(path.read_text())
+        assert path.name in readme
+        for row in cpu.markdown_rows(report):
+            assert row in readme, row
+    assert re.search(r"\| setting: G/D widths, batch D/G \|", readme)
