@@ -47,8 +47,9 @@ PRECISIONS = ("fp32", "bf16")  # the arithmetic a run can train in (the config f
 
 @functools.cache
 def cpu_bf16_missing() -> str | None:
-    """Why this CPU cannot train in bf16, or None when it can: bf16 autocast pays only with native bf16 dot
-    products (AVX-512 BF16 or AMX); without them PyTorch emulates bf16 through fp32 and gains nothing. Asked once."""
+    """Why this CPU cannot train in bf16, or None when it can: the CPU path takes bf16 only with native bf16 dot
+    products (AVX-512 BF16 or AMX), the instructions its measured speed-up rests on (results/bench/README.md);
+    elsewhere bf16 would be converted around fp32 arithmetic. Asked once per process."""
     probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     if not any(probes):
         return f"torch {torch.__version__} cannot tell whether this CPU has bf16 instructions"
