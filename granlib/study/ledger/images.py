@@ -532,18 +532,19 @@ def findings(rows: pd.DataFrame, table: pd.DataFrame, methods: tuple[str, ...] =
     best = summary.sort_values("fd_mean").iloc[0]
     per_method = ", ".join(f"{m}: {n}" for m, n in zip(summary.method, summary.n))
     spread = "" if pd.isna(best.fd_std) else f" ± {best.fd_std:.1f}"
+    reference = "synthetic reference images" if smoke else "real images"  # smoke data is never called real
     sentences = [f"{len(rows)} runs of {len(summary)} methods (seeds per method: {per_method}).",
                  f"The lowest mean {rows.metric.iloc[0]} is {best.method}'s, {best.fd_mean:.1f}{spread}."]
     if "pixel_std_generated" in rows:
         flat = summary[summary.pixel_std_ratio < 0.5]
-        sentences.append("Samples flatter than half the real images' pixel spread: "
+        sentences.append(f"Samples flatter than half the {reference}' pixel spread: "
                          + (", ".join(flat.method) if len(flat) else "none") + ".")
     if "diversity_generated" in rows:  # per run: one collapsed seed is a failure even where the mean is not
         runs = rows[rows.diversity_generated < COLLAPSE_RATIO * rows.diversity_real]
         named = {spec_name(f"{m}/{l}"): part.seed for (m, l), part in runs.groupby(["method", "loss"], sort=False)}
         listed = "; ".join(f"{name} seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))}"
                            for name, seeds in named.items())
-        sentences.append(f"Collapsed runs (samples varying less than {COLLAPSE_RATIO:g}× as much as real images do): "
+        sentences.append(f"Collapsed runs (samples varying less than {COLLAPSE_RATIO:g}× as much as {reference} do): "
                          + (listed or "none") + ".")
     counts = table.groupby("verdict").size() if len(table) else pd.Series(dtype=int)
     sentences.append(NO_VERDICT if smoke else "Verdicts: " + ", ".join(

@@ -67,7 +67,7 @@ def ledger_notebook_setup(profile: str) -> LedgerNotebook:
     other ``params/`` profile: the committed CPU rows are read; tables and figures go where they are committed."""
     smoke = profile == "smoke" or (profile != "cpu" and resolve_params(profile)["smoke"])
     if smoke:
-        out = Path(notebook_setup(profile)["results_dir"]) / "ledger"
+        out = Path(notebook_setup(profile, show=("profile",))["results_dir"]) / "ledger"
         setup = LedgerNotebook("smoke", out / mixtures.ROWS_FILE, out / costs.ROWS_FILE, out, out)
     else:
         apply_theme()

@@ -267,6 +267,7 @@ def test_under_smoke_every_sentence_is_stamped_no_verdict_is_stated_and_syntheti
     sentences = findings(rows, table, smoke=True)
     assert sentences and all(s.startswith(SMOKE_STAMP) for s in sentences)
     assert not any("Verdicts:" in s or "supported" in s or "contradicted" in s for s in sentences)
+    assert not any("real images" in s for s in sentences) and any("real images" in s for s in findings(rows, table))
     assert sentences[-1].endswith(NO_VERDICT) and any("Verdicts:" in s for s in findings(rows, table))
     assert set(table.verdict) & {"supported", "contradicted"}  # what the smoke ledger must not state
     md = study.render_ledger(table, rows, "smoke", tmp_path)[0].read_text()
