@@ -45,6 +45,8 @@ def test_readme_worked_example_adds_a_normaliser_that_trains_and_is_listed(tmp_p
     import sys
 
     text = (REPO_ROOT / "README.md").read_text()
+    module = re.search(r"<!-- readme-example: plugin module.*?-->\s*```python\n(.*?)```", text, re.S).group(1)
+    (tmp_path / "my_normalisers.py").write_text(module)  # saved outside granlib, as the README says
     block = re.search(r"<!-- readme-example: new normaliser.*?-->\s*```python\n(.*?)```", text, re.S).group(1)
     result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert "| `ortho/ns` | **Ortho-GAN** | orthogonal regularisation" in result.stdout

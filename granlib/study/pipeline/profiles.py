@@ -11,7 +11,8 @@ the names of :data:`granlib.data.NAMES`, :data:`granlib.normalizers.NORMALIZERS`
 architecture) is checked by the runner before any notebook runs (:func:`granlib.study.pipeline.runner.check_runs`).
 
 The keys (:data:`FIELDS`) are those of the committed profiles and those of the notebooks' ``parameters`` cells that
-the notebooks take from a profile. This module imports nothing of :mod:`granlib.study`: experiments reads profiles
+the notebooks take from a profile, and ``plugins``: modules imported before anything else is checked, so that the
+normalisers they register can be named in ``methods`` (:func:`import_plugins`). This module imports nothing of :mod:`granlib.study`: experiments reads profiles
 through it.
 """
 
@@ -19,8 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
+import importlib.util
 import os
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ import yaml
 from granlib.data import NAMES
 from granlib.losses import LOSSES
 from granlib.normalizers import NORMALIZERS, paper_methods, parse_method
+from granlib.project import project_root
 from granlib.training.config import ConfigError, TrainConfig, validate_config
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -162,8 +167,43 @@ def model_overrides(name: str, value: Any) -> dict:
     return value
 
 
+def import_plugins(name: str, value: Any, root: str | Path | None = None) -> list[str]:
+    """Import a profile's ``plugins`` before its methods are checked, so that a normaliser registered outside
+    granlib (``register_normalizer`` in the plugin) can be named in ``methods``. Each entry is an importable module
+    name, or the path of a ``.py`` file (relative to the project ``root``); it is imported once per process under a
+    stable name, so a second import re-registers the same declaration (which the registry accepts)."""
+    root = Path(root or project_root())
+    imported = []
+    for entry in list_of(text)(name, value):
+        try:
+            if entry.endswith(".py"):
+                path = Path(entry).expanduser()
+                path = path if path.is_absolute() else root / path
+                module_name = f"granlib_plugin_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}"
+                if module_name not in sys.modules:
+                    spec = importlib.util.spec_from_file_location(module_name, path)
+                    if spec is None or not path.is_file():
+                        raise FileNotFoundError(f"no file {path}")
+                    module = importlib.util.module_from_spec(spec)
+                    sys.modules[module_name] = module
+                    try:
+                        spec.loader.exec_module(module)
+                    except BaseException:
+                        del sys.modules[module_name]
+                        raise
+            else:
+                if str(root) not in sys.path:
+                    sys.path.append(str(root))  # a module of the project, wherever the process runs
+                importlib.import_module(entry)
+        except Exception as error:  # any failure of a user's module is a profile that cannot run
+            raise ProfileError(f"{name}: {entry!r} could not be imported ({type(error).__name__}: {error})") from None
+        imported.append(entry)
+    return imported
+
+
 # key -> (required, check); the order is the order of the committed profiles
 FIELDS: dict[str, tuple[bool, Check]] = {
+    "plugins": (False, import_plugins),  # first: the modules that register normalisers the methods may name
     "profile": (True, profile_name),
     "device": (False, choice(DEVICES)),
     "results_dir": (True, text),
@@ -244,7 +284,8 @@ def validate(values: Any, source: str = "profile") -> dict:
     if missing:
         fail(f"missing key{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
     params = {}
-    for key, value in values.items():
+    ordered = sorted(values.items(), key=lambda item: item[0] != "plugins")  # plugins before the methods they add
+    for key, value in ordered:
         try:
             params[key] = FIELDS[key][1](key, value)
         except ProfileError as error:
