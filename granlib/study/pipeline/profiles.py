@@ -12,8 +12,8 @@ architecture) is checked by the runner before any notebook runs (:func:`granlib.
 
 The keys (:data:`FIELDS`) are those of the committed profiles and those of the notebooks' ``parameters`` cells that
 the notebooks take from a profile, and ``plugins``: modules imported before anything else is checked, so that the
-normalisers they register can be named in ``methods`` (:func:`import_plugins`). This module imports nothing of :mod:`granlib.study`: experiments reads profiles
-through it.
+normalisers they register can be named in ``methods`` (:func:`import_plugins`). This module imports nothing of
+:mod:`granlib.study`: experiments reads profiles through it.
 """
 
 from __future__ import annotations
