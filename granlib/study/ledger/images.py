@@ -65,7 +65,7 @@ from granlib.study.pipeline.results import (
     to_html,
     to_markdown,
 )
-from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, study_lock
+from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, print_plan, study_lock
 from granlib.training.evaluation import evaluate_run
 from granlib.training.run_dir import load_discriminator, load_ema_generator, saved_config
 
@@ -604,10 +604,7 @@ def main(argv: list[str] | None = None) -> int:
           f"already (nothing to train), {len(todo) - len(measured)} to train; estimated {hours:.1f} h of "
           f"{settings['device']} time for one process at measured rates (n processes: about 1/n each)", flush=True)
     if args.plan:
-        for i, (method, seed) in enumerate(todo):
-            mine = "" if i % shard[1] == shard[0] else " (another shard)"
-            done = " (row exists)" if (method, seed) in measured else ""
-            print(f"  [{i + 1}/{len(todo)}] {spec_name(method)}, seed {seed}{done}{mine}")
+        print_plan([(f"{spec_name(method)}, seed {seed}", (method, seed) in measured) for method, seed in todo], shard)
         return 0
     if settings["device"] == "cpu":
         torch.set_num_threads(1)  # one process per core: shards share the cores without contention

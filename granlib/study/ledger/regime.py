@@ -37,7 +37,7 @@ from granlib.study.ledger.images import COLLAPSE_RATIO, DATASET, pixel_std, real
 from granlib.study.ledger.profiles import anchored_params, load_profiles
 from granlib.study.pipeline.experiments import plan_run, run_and_evaluate
 from granlib.study.pipeline.results import RESULT_ROWS, ROW_KEYS, spec_name
-from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, study_lock
+from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, print_plan, study_lock
 from granlib.training.probes import PROBE_SETS, sample_diversity
 from granlib.training.run_dir import load_ema_generator, saved_config
 
@@ -257,10 +257,8 @@ def main(argv: list[str] | None = None) -> int:
           f"train; estimated {hours:.1f} h of {settings['device']} time for one process (n processes: about 1/n "
           "each)", flush=True)
     if args.plan:
-        for i, (cell, seed) in enumerate(todo):
-            mine = "" if i % shard[1] == shard[0] else " (another shard)"
-            done = " (row exists)" if (cell.name, seed) in measured else ""
-            print(f"  [{i + 1}/{len(todo)}] {cell.name}: {cell.label}, seed {seed}{done}{mine}")
+        print_plan([(f"{cell.name}: {cell.label}, seed {seed}", (cell.name, seed) in measured) for cell, seed in todo],
+                   shard)
         return 0
     if settings["device"] == "cpu":
         torch.set_num_threads(1)  # one process per core: shards share the cores without contention

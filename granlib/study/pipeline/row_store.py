@@ -185,3 +185,11 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not 0 <= i < n:
         raise ValueError(f"--shard {text!r}: needs 0 <= i < n (n processes take runs i, i+n, …)")
     return i, n
+
+
+def print_plan(runs: list[tuple[str, bool]], shard: tuple[int, int] = (0, 1)) -> None:
+    """A study's ``--plan``: one line per run in protocol order, (what it is, whether its row exists), marking the
+    runs with a row and those another shard takes."""
+    for i, (what, measured) in enumerate(runs):
+        mine = "" if i % shard[1] == shard[0] else " (another shard)"
+        print(f"  [{i + 1}/{len(runs)}] {what}{' (row exists)' if measured else ''}{mine}")
