@@ -299,3 +299,18 @@ def test_every_notebook_runs_in_a_jupyter_server_with_the_granlib_kernel(smoke_r
     finally:
         server.stop()
     assert not failures, json.dumps(failures, indent=1, ensure_ascii=False)
+
+
+def test_the_results_notebooks_default_to_the_committed_rows_and_run_all_injects_its_own_profile(monkeypatch):
+    """Run All of 40 or 41 as committed renders the committed study (profile cpu, no training); ./run_all.sh passes
+    every notebook its profile, smoke unless told otherwise."""
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    for name in ("40_claims_ledger.ipynb", "41_cifar10_cpu_study.ipynb"):
+        notebook = nbformat.read(REPO_ROOT / "notebooks" / name, as_version=4)
+        (cell,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+        assert {p.name: p.default for p in PythonTranslator.inspect(cell)}["profile"] == '"cpu"', name
+    seen = {}
+    monkeypatch.setattr(runner, "run_notebooks", lambda args, root: seen.update(profile=args.profile) or 0)
+    assert runner.main([]) == 0 and seen["profile"] == "smoke"
