@@ -19,9 +19,12 @@ VERDICT_COLOURS = {"supported": "tab:green", "contradicted": "tab:red", "inconcl
                    "pending": "tab:orange"}
 
 
-def forest(table: pd.DataFrame, claim: str) -> plt.Figure:
+NO_VERDICT_COLOUR = "tab:blue"  # under smoke: one colour, no verdict stated
+
+
+def forest(table: pd.DataFrame, claim: str, smoke: bool = False) -> plt.Figure:
     """One line per interval of ``claim``'s ledger rows (95 % CI, coloured by the row's verdict) against its
-    reference: 0 for a difference, the threshold for a bound."""
+    reference: 0 for a difference, the threshold for a bound. Under ``smoke`` no verdict is shown: one colour."""
     part = table[table.claim == claim]
     lines = [(setting if name in setting else f"{setting} | {name}", mean, lo, hi, verdict)
              for setting, verdict, intervals in zip(part.setting, part.verdict, part.intervals)
@@ -30,14 +33,15 @@ def forest(table: pd.DataFrame, claim: str) -> plt.Figure:
     for y, (_, mean, lo, hi, verdict) in enumerate(lines):
         if np.isfinite(mean):
             err = [[mean - lo], [hi - mean]] if np.isfinite(lo) else None
-            ax.errorbar(mean, y, xerr=err, fmt="o", color=VERDICT_COLOURS[verdict], capsize=3)
+            ax.errorbar(mean, y, xerr=err, fmt="o", color=NO_VERDICT_COLOUR if smoke else VERDICT_COLOURS[verdict],
+                        capsize=3)
     for reference in sorted(set(part.reference)):
         ax.axvline(reference, color="k", lw=0.8, ls="--")
     ax.set_yticks(range(len(lines)), [line[0] for line in lines], fontsize=7)
     ax.set_xlabel("estimate with 95 % CI (dashed: 0, or the claim's threshold)")
     ax.set_ylabel("setting")
     ax.set_title(textwrap.fill(f"{claim}: {CLAIMS[claim][0]}", 90), fontsize=9)
-    for verdict, colour in VERDICT_COLOURS.items():
+    for verdict, colour in ({"not stated (smoke)": NO_VERDICT_COLOUR} if smoke else VERDICT_COLOURS).items():
         ax.plot([], [], "o", color=colour, label=verdict)
     ax.legend(title="verdict", fontsize=7, loc="best")
     fig.tight_layout()

@@ -44,6 +44,10 @@ def test_a_forest_names_the_claim_and_colours_each_interval_by_its_verdict():
     assert ax.get_title().startswith("P4: GraN improves generation") and ax.get_xlabel() and ax.get_ylabel()
     assert [t.get_text() for t in ax.get_yticklabels()] == ["8 Gaussians (2-D); SNGAN (K=1) − GraND-GAN (K=1)"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(VERDICT_COLOURS)
+    smoke = forest(table, "P4", smoke=True).axes[0]  # under smoke no verdict is stated, not even by colour
+    assert [t.get_text() for t in smoke.get_legend().get_texts()] == ["not stated (smoke)"]
+    assert {tuple(line.get_color()) if not isinstance(line.get_color(), str) else line.get_color()
+            for line in smoke.lines if len(line.get_xdata())} <= {"tab:blue", "k"}
 
 
 @pytest.mark.parametrize("draw", [lambda r: gradients_figure(r, 1.0), lambda r: generation_figure(r, 1.0), k_figure,
