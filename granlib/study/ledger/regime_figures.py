@@ -49,8 +49,8 @@ def phase_figure(rows: pd.DataFrame, cells: list[Cell], seeds: int, stamp: str =
     ax.set_ylabel("discriminator")
     ax.grid(False)
     first = rows.iloc[0] if len(rows) else None
-    protocol = "" if first is None else (f"{first.dataset}, {int(first.iterations):,} iterations, "
-                                         f"{first.metric} of EMA-G".replace(",", " ", 1))
+    iterations = "" if first is None else f"{int(first.iterations):,}".replace(",", " ")
+    protocol = "" if first is None else f"{first.dataset}, {iterations} iterations, {first.metric} of EMA-G"
     ax.set_title(f"{stamp}Where GraND-GAN collapses: share of seeds collapsed per cell\n{protocol}", fontsize=10)
     mappable = plt.cm.ScalarMappable(cmap=COLLAPSE_COLOURS, norm=plt.Normalize(0, 1))
     fig.colorbar(mappable, ax=ax, label="share of seeds collapsed", fraction=0.05)
@@ -59,7 +59,8 @@ def phase_figure(rows: pd.DataFrame, cells: list[Cell], seeds: int, stamp: str =
 
 
 def curves_figure(curves: pd.DataFrame, cells: list[Cell], measure: str, ylabel: str, title: str,
-                  log: bool = False, reference: float | None = None) -> plt.Figure:
+                  log: bool = False, reference: float | None = None,
+                  ylim: tuple[float, float] | None = None) -> plt.Figure:
     """``measure`` (a probe field without its set, e.g. "n2_over_eps_median") against iterations, one panel per
     cell, one colour per seed, generated probes solid and real probes dashed; ``reference`` drawn as a line."""
     shown = [cell for cell in cells if len(curves) and (curves.cell == cell.name).any()]
@@ -80,6 +81,8 @@ def curves_figure(curves: pd.DataFrame, cells: list[Cell], measure: str, ylabel:
             ax.axhline(reference, color="k", lw=0.8, ls=":")
         if log:
             ax.set_yscale("log")
+        if ylim is not None:
+            ax.set_ylim(*ylim)  # one scale for every panel
         ax.set_title(cell.label, fontsize=9)
         ax.set_xlabel("generator iterations")
         ax.set_ylabel(ylabel)
@@ -101,4 +104,4 @@ def trap_curves(curves: pd.DataFrame, cells: list[Cell], stamp: str = "") -> plt
     """The trap share on the probes (½ dotted: the rule's "trapped")."""
     return curves_figure(curves, cells, "trap_share", "trap share",
                          f"{stamp}The flat-region trap: share of probes whose ‖∇f‖ is 100× below the other set's "
-                         "median (solid: generated, dashed: real)", reference=0.5)
+                         "median (solid: generated, dashed: real)", reference=0.5, ylim=(-0.05, 1.05))
