@@ -48,7 +48,12 @@ from granlib.training.trainer import Trainer, accumulate
 
 
 class NonFiniteLossError(FloatingPointError):
-    """A loss became NaN or infinite; the run directory keeps its last good checkpoint, if any."""
+    """A loss became NaN or infinite at iteration ``step``; the run directory keeps its last good checkpoint, if
+    any."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
 
 
 @dataclass
@@ -211,7 +216,8 @@ class LogWindow:
             path = checkpoint_path(run.run_dir)
             kept = (f"the last good checkpoint ({path}) is kept" if path.exists()
                     else "no checkpoint was written before it")
-            raise NonFiniteLossError(f"non-finite loss at iteration {int(first_bad.item())} of {run.run_dir}; {kept}")
+            step = int(first_bad.item())
+            raise NonFiniteLossError(f"non-finite loss at iteration {step} of {run.run_dir}; {kept}", step)
 
     def close(self, run: Run, done: int, run_iteration: GraphedIteration) -> dict | None:
         """Append the window's stats line (rank 0) and start a new window; returns the line."""

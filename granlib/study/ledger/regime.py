@@ -31,13 +31,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from granlib.evaluation.features import metric_label
 from granlib.jsonl import read_jsonl
 from granlib.study.instruments.seeds import StudySeeds
 from granlib.study.ledger.images import COLLAPSE_RATIO, DATASET, pixel_std, real_images, train_seconds
 from granlib.study.ledger.profiles import anchored_params, load_profiles
-from granlib.study.pipeline.experiments import plan_run, run_and_evaluate
-from granlib.study.pipeline.results import RESULT_ROWS, ROW_KEYS, spec_name
+from granlib.study.pipeline.experiments import PlannedRun, plan_run, provenance, run_and_evaluate
+from granlib.study.pipeline.results import RESULT_ROWS, ROW_KEYS, append_row, spec_name
 from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, print_plan, study_lock
+from granlib.training.loop import NonFiniteLossError
 from granlib.training.probes import PROBE_SETS, sample_diversity
 from granlib.training.run_dir import load_ema_generator, saved_config
 
@@ -184,10 +186,25 @@ def run_map(profile: str, shard: tuple[int, int] = (0, 1), root: Path | None = N
                 continue
             params = cell_params(settings, cell, profile, root, **where)
             log(f"[{i + 1}/{len(todo)}] {cell.name} ({cell.label}) seed={seed}")
-            run_and_evaluate(DATASET, cell.method, seed, params, rows_file=path,
-                             measure=lambda run_dir, cell=cell, seed=seed, params=params: measure_run(
-                                 run_dir, settings, params, seed, cell, path.parent / "samples"))
+            try:
+                run_and_evaluate(DATASET, cell.method, seed, params, rows_file=path,
+                                 measure=lambda run_dir, cell=cell, seed=seed, params=params: measure_run(
+                                     run_dir, settings, params, seed, cell, path.parent / "samples"))
+            except NonFiniteLossError as error:  # a result of the cell, not a failure of the study
+                log(f"    diverged: {error}")
+                append_row(path, diverged_row(plan_run(DATASET, cell.method, seed, params, rows_file=path), params,
+                                              cell, error.step))
     return path
+
+
+def diverged_row(planned: PlannedRun, params: dict, cell: Cell, step: int) -> dict:
+    """The row of a run whose loss became non-finite at iteration ``step``: its run key and provenance, no
+    measurement of a generator it never finished (FD and the rest null), ``diverged_at``, and the probe summary of
+    the iterations before it (``outcome`` "diverged" in :mod:`granlib.study.ledger.regime_rule`)."""
+    blank = dict.fromkeys(("fd", "is_mean", "is_std", "kid_mean", "kid_std", "weights_sha256"))
+    return {**planned.key, "metric": metric_label(planned.key["feature_extractor"]), **blank,
+            **provenance(planned, params), "cell": cell.name, "cell_label": cell.label, "diverged_at": step,
+            "collapsed": None, **probe_summary(read_jsonl(planned.run_dir / "stats.jsonl"), step)}
 
 
 # One point of a probe curve: a map run's probe measures at one log, with the run's cell, protocol and commit.

@@ -34,8 +34,9 @@ def phase_figure(rows: pd.DataFrame, cells: list[Cell], seeds: int, stamp: str =
             colour = COLLAPSE_COLOURS(share)
             fd = f"FD {part.fd.mean():.0f}" + (f" ± {part.fd.std():.0f}" if len(part) > 1 else "")
             text = f"{int((part.outcome == 'collapsed').sum())}/{len(part)} collapsed\n{fd}"
-            if (part.outcome == "unsettled").any():
-                text += f"\n{int((part.outcome == 'unsettled').sum())} unsettled"
+            for other in ("unsettled", "diverged"):
+                if (part.outcome == other).any():
+                    text += f"\n{int((part.outcome == other).sum())} {other}"
         else:
             colour, text = "0.85", "running"
         ax.add_patch(plt.Rectangle((x - 0.48, y - 0.45), 0.96, 0.9, color=colour))

@@ -30,17 +30,20 @@ CAUSES = {
 
 
 def run_outcomes(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per run: "collapsed", "learned", or "unsettled" (its probes' collapse status changed in the last 1 000
-    iterations), whether it was trapped before its probes collapsed, trapped at the end, and escaped early."""
+    """Per run: "collapsed", "learned", "unsettled" (its probes' collapse status changed in the last 1 000
+    iterations) or "diverged" (its loss became non-finite: no final generator), whether it was trapped before its
+    probes collapsed, trapped at the end, and escaped early."""
     if not len(rows):
         return pd.DataFrame(columns=["cell", "seed", "ndf", "outcome", "trapped_before_collapse", "trapped_final",
                                      "never_trapped", "escaped_early", "fd"])
     trapped, collapsed_at = rows.first_trapped_step, rows.first_probe_collapse_step
-    outcome = rows.collapsed.map({True: "collapsed", False: "learned"}).where(rows.settled.astype(bool), "unsettled")
+    diverged = rows.diverged_at.notna() if "diverged_at" in rows else pd.Series(False, index=rows.index)
+    outcome = (rows.collapsed.map({True: "collapsed", False: "learned"})
+               .where(rows.settled.fillna(False).astype(bool), "unsettled").where(~diverged, "diverged"))
     return pd.DataFrame({
         "cell": rows.cell, "seed": rows.seed, "ndf": rows.ndf, "outcome": outcome,
         "trapped_before_collapse": trapped.notna() & collapsed_at.notna() & (trapped <= collapsed_at),
-        "trapped_final": rows.trapped_final.astype(bool), "never_trapped": trapped.isna(),
+        "trapped_final": rows.trapped_final.fillna(False).astype(bool) & ~diverged, "never_trapped": trapped.isna(),
         "escaped_early": rows.first_escape_step.notna() & (rows.first_escape_step <= EARLY_ESCAPE), "fd": rows.fd,
     }).reset_index(drop=True)
 

@@ -211,6 +211,12 @@ def plan_run(dataset: str, method: str, seed: int, params: dict, K: float | None
     return PlannedRun(config, resolved, run_dir_for(config, params, dataset), key, target, measured)
 
 
+def provenance(planned: PlannedRun, params: dict) -> dict:
+    """Where, when and by which code a run's row was made: device, date, git commit, run directory, source."""
+    return {"gpu": device_name(planned.resolved.device), "date": datetime.now(timezone.utc).date().isoformat(),
+            "git_commit": git_commit(), "run_dir": relative_run_dir(planned.run_dir, params), "source": SOURCE}
+
+
 def run_and_evaluate(dataset: str, method: str, seed: int, params: dict, K: float | None = None,
                      results_name: str | None = None, rows_file: str | Path | None = None,
                      measure: Callable[[Path], dict] | None = None) -> Path:
@@ -234,8 +240,7 @@ def run_and_evaluate(dataset: str, method: str, seed: int, params: dict, K: floa
     row = {**key, "metric": metrics["metric"], "fd": metrics["fd"], "is_mean": metrics["is_mean"],
            "is_std": metrics["is_std"], "kid_mean": metrics["kid_mean"], "kid_std": metrics["kid_std"],
            "weights_sha256": metrics["weights_sha256"], "n_real": metrics["n_real"], "n_fake": metrics["n_fake"],
-           "gpu": device_name(resolved.device), "date": datetime.now(timezone.utc).date().isoformat(),
-           "git_commit": git_commit(), "run_dir": relative_run_dir(run_dir, params), "source": SOURCE}
+           **provenance(planned, params)}
     if measure is not None:
         row.update(measure(run_dir))
     append_row(planned.target, row)

@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 import torch
 
@@ -93,3 +94,32 @@ def test_the_maps_run_directories_keep_their_names_so_unfinished_runs_resume(tmp
         planned = experiments.plan_run("cifar10", cell.method, 0, regime.cell_params(settings, cell, "map", tmp_path))
         names[cell.name] = "/".join(planned.run_dir.parts[-2:])
     assert names == {"w8": "G64-D8-fp32-e7b184f1/gran-ns-K0.1-s0", "w16": "G64-D16-fp32-e7b184f1/gran-ns-K0.1-s0"}
+
+
+def test_a_run_whose_loss_diverges_gets_a_diverged_row_and_the_map_goes_on(two_cells, monkeypatch):
+    from granlib.study.ledger import regime_rule
+    from granlib.training.loop import NonFiniteLossError
+
+    trained = []
+    real_run = regime.run_and_evaluate
+
+    def first_diverges(dataset, method, seed, params, **kwargs):
+        trained.append(params["runs_dir"])
+        if len(trained) == 1:
+            raise NonFiniteLossError("non-finite loss at iteration 3 of …", 3)
+        return real_run(dataset, method, seed, params, **kwargs)
+
+    monkeypatch.setattr(regime, "run_and_evaluate", first_diverges)
+    regime.run_map("smoke", log=lambda line: None, **two_cells)
+    rows = regime.load_rows("smoke", **two_cells)
+    assert list(rows.cell) == ["w8", "w8-eps-matched"] and len(trained) == 2  # the second cell still trained
+    diverged = rows.iloc[0]
+    assert diverged.diverged_at == 3 and pd.isna(diverged.fd) and diverged.git_commit and diverged.precision == "fp32"
+    assert list(regime_rule.run_outcomes(rows).outcome[:1]) == ["diverged"]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained a run whose row exists")
+
+    monkeypatch.setattr(experiments, "train", no_training)  # a diverged run has its row: it is not trained again
+    regime.run_map("smoke", log=lambda line: None, **two_cells)
+    assert len(regime.load_rows("smoke", **two_cells)) == 2
