@@ -31,13 +31,19 @@ def git_commit() -> str | None:
     """
     root = Path(__file__).resolve().parents[2]  # granlib/training/ -> the checkout
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                capture_output=True, text=True, timeout=10)
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if commit.returncode != 0:
         return None
+    # The first status of a fresh checkout re-reads every tracked file to refresh its index: on a loaded machine that
+    # took over 10 s, and a timeout here once left a study's rows without their commit. Wait for it, and say so if
+    # it still does not answer rather than dropping the commit.
+    try:
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        return commit.stdout.strip() + "+status-unknown"
     return commit.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
 
 

@@ -48,3 +48,21 @@ def test_provenance_names_versions_device_and_dataset(tmp_path):
     assert record["device"] == "cpu" and record["torch"] == torch.__version__
     assert record["dataset"] == "CIFAR-10 (JPEG-q75 copy)" and record["started"][:4].isdigit()
     assert {"granlib", "git_commit"} <= set(record) and record["dataset_key"] == "imagefolder:/data/cifar10-jpeg/train"
+
+
+def test_a_slow_status_keeps_the_commit_and_says_the_status_is_unknown(monkeypatch):
+    """A fresh checkout's first status can take long on a loaded machine; the commit must not be lost to it."""
+    real_run = subprocess.run
+
+    def slow_status(args, **kwargs):
+        if "status" in args:
+            raise subprocess.TimeoutExpired(args, kwargs.get("timeout"))
+        return real_run(args, **kwargs)
+
+    versions.git_commit.cache_clear()
+    monkeypatch.setattr(versions.subprocess, "run", slow_status)
+    try:
+        commit = versions.git_commit()
+        assert re.fullmatch(r"[0-9a-f]{40}\+status-unknown", commit)
+    finally:
+        versions.git_commit.cache_clear()
