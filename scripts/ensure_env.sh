@@ -56,5 +56,8 @@ if git -C "$repo_root" rev-parse --git-dir >/dev/null 2>&1; then
     git -C "$repo_root" config filter.nbstripout.smudge cat
     git -C "$repo_root" config filter.nbstripout.required true
     git -C "$repo_root" config diff.ipynb.textconv "\"$PY\" -m nbstripout -t"
+    # re-read the notebooks through the filter once now, so that later git status calls (granlib's provenance runs
+    # one per run) find the index fresh instead of filtering every notebook again
+    git -C "$repo_root" update-index -q --refresh >/dev/null 2>&1 || true
   fi
 fi
