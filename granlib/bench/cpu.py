@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from granlib.bench.peer import PEER_SOURCE, GNGANStep, PeerCodeMissingError, peer_commit
+from granlib.bench.random_images import RandomImages
 from granlib.training.config import TrainConfig
 from granlib.training.fast_path import FastPath, cpu_bf16_missing
 from granlib.training.trainer import Trainer
@@ -88,8 +89,6 @@ def paths_for(setting: str) -> list[str]:
 
 def build(setting: str, peer_root: Path | None) -> tuple[dict[str, Callable[[], None]], dict, dict]:
     """(path -> one iteration, path -> what it runs, peer record) for ``setting``, every net seeded alike."""
-    from granlib.bench.speed import RandomImages  # the GPU bench's data: a fixed pool of random images
-
     data = RandomImages(32, torch.device("cpu"))
     steps, described = {}, {}
     for path in paths_for(setting):

@@ -26,6 +26,7 @@ from torch.utils.flop_counter import flop_registry
 
 from granlib.bench import cpu as cpu_bench
 from granlib.bench.peer import PEER_DIR
+from granlib.bench.random_images import RandomImages
 from granlib.training.config import TrainConfig
 from granlib.training.devices import cudnn_autotuning, synchronize
 from granlib.training.fast_path import MEASURES, FastPath
@@ -67,20 +68,6 @@ class CountFlops(TorchDispatchMode):
         if formula is not None:
             self.total += formula(*args, **kwargs, out_val=out)
         return out
-
-
-class RandomImages:
-    """A fixed pool of random images on the device, served in order: no data-loading cost in the benchmark."""
-
-    def __init__(self, resolution: int, device: torch.device, pool: int = 1024):
-        self.images = torch.rand(pool, 3, resolution, resolution, device=device) * 2 - 1
-        self.position = 0
-
-    def sample(self, n: int) -> torch.Tensor:
-        if self.position + n > len(self.images):
-            self.position = 0
-        self.position += n
-        return self.images[self.position - n: self.position]
 
 
 def peak_tflops(device: torch.device) -> float | None:

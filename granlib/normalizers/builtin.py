@@ -66,7 +66,7 @@ register_normalizer(NormalizerSpec(
     build=partial(gradient.GradientNormalizedDiscriminator, variant="floor"), default_K=GRAN_K,
     hyperparameters={"eps": DEFAULT_EPS}, method_names={"ns": "GraND-GAN, floored n (ours)"}, paper_losses=(),
     formula=r"$g = K f\,\tilde R(\lVert\nabla f\rVert)$, $\tilde R(n) = R(\max(n, \sqrt\epsilon))$",
-    reference="this library's variant of GraN", input_gradient=True, named_with_K=True))
+    reference="this library's variant of GraN", input_gradient=True, named_with_K=True, variant_of="gran"))
 # ε_rel keeps the initial ratio n₀²/ε of the published CIFAR CNN (D base width 64, N(0, 0.02) init, ε = 1e-4):
 # mean n₀² over 192 uniform images and 3 seeds is 5.95e-5 (granlib.study.instruments.lipschitz.initial_gradient_norm
 # measures its mean n₀), so ε_t = 1.68 · mean n² gives n²/ε_t ≈ 0.595 at every width and scale of f.
@@ -76,4 +76,4 @@ register_normalizer(NormalizerSpec(
     build=gradient.ScaleFreeDiscriminator, default_K=GRAN_K, hyperparameters={"eps_rel": SCALE_FREE_EPS_REL},
     method_names={"ns": "GraND-GAN, scale-free ε (ours)"}, paper_losses=(),
     formula=r"$g = K f n/(n^2+\epsilon_t)$, $\epsilon_t = \epsilon_{rel}\,\overline{n^2}$ (batch mean, detached)",
-    reference="this library's variant of GraN", input_gradient=True, named_with_K=True))
+    reference="this library's variant of GraN", input_gradient=True, named_with_K=True, variant_of="gran"))

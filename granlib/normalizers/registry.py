@@ -34,6 +34,8 @@ class NormalizerSpec:
     reference: str = ""  # where the normaliser comes from
     input_gradient: bool = False  # D's forward uses ∇ₓf: the D step double-backprops and D may jump between regions
     named_with_K: bool = False  # K is part of the method (GraN's K = 1/τ): always shown beside its name
+    variant_of: str | None = None  # a form of another normaliser made for a study (one of ours): its step costs what
+    # that one's does, so the cost study times that one, and no paper comparison names it
 
     def __post_init__(self):
         if not self.default_K > 0:

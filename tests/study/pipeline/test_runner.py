@@ -9,7 +9,7 @@ from granlib.study.pipeline.experiments import load_profile
 
 def test_notebook_selection_by_glob_or_substring():
     every = runner.notebooks()
-    assert [p.name[:2] for p in every] == sorted(p.name[:2] for p in every) and len(every) == 11
+    assert [p.name[:2] for p in every] == sorted(p.name[:2] for p in every) and len(every) == 12
     assert [p.stem for p in runner.notebooks("1*_train_*")] == [
         "10_train_cifar10", "11_train_cifar100", "12_train_stl10", "13_train_lsun_bedroom", "14_train_celeba"]
     assert [p.stem for p in runner.notebooks("k_sweep")] == ["20_k_sweep"]
