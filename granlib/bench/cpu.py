@@ -19,7 +19,6 @@ side in one process, are the figures to quote, more than absolute times on a sha
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from granlib.bench.peer import PEER_SOURCE, GNGANStep, PeerCodeMissingError, pee
 from granlib.bench.random_images import RandomImages
 from granlib.training.config import TrainConfig
 from granlib.training.fast_path import FastPath, cpu_bf16_missing
+from granlib.training.provenance import cpu_model
 from granlib.training.trainer import Trainer
 
 COMMON = dict(dataset="synthetic", architecture="cnn", resolution=32, cnn_variant="reference_code", n_dis=1,
@@ -59,17 +59,6 @@ RATIOS = {"bf16_fast_over_fp32_fast": ("bf16_fast", "fp32_fast"),
           "fp32_fast_over_gngan_code": ("fp32_fast", PEER_PATH),
           "channels_last_gain_fp32": ("fp32_fast", "fp32_fast_nchw"),
           "channels_last_gain_bf16": ("bf16_fast", "bf16_fast_nchw")}
-
-
-def cpu_model() -> str:
-    """The CPU's model name as /proc/cpuinfo gives it (else what :mod:`platform` knows)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def cpu_bf16_flags() -> list[str]:

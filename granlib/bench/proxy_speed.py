@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from datetime import datetime, timezone
@@ -27,18 +26,7 @@ from granlib.evaluation.features import EffNetLite0Features
 from granlib.evaluation.metrics import frechet_distance
 from granlib.evaluation.statistics import FeatureStatistics, generated_batches
 from granlib.models import build_models
-from granlib.training.provenance import git_commit
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (the platform's processor string elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from granlib.training.provenance import cpu_model, git_commit
 
 
 def main(argv: list[str] | None = None) -> dict:

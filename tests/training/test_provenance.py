@@ -66,3 +66,10 @@ def test_a_slow_status_keeps_the_commit_and_says_the_status_is_unknown(monkeypat
         assert re.fullmatch(r"[0-9a-f]{40}\+status-unknown", commit)
     finally:
         versions.git_commit.cache_clear()
+
+
+def test_cpu_model_names_the_processor(monkeypatch):
+    model = versions.cpu_model()
+    assert model and model == versions.cpu_model()
+    monkeypatch.setattr(versions.Path, "read_text", lambda self: (_ for _ in ()).throw(OSError("no /proc")))
+    assert versions.cpu_model()  # the platform's name where /proc/cpuinfo cannot be read
