@@ -191,6 +191,16 @@ def to_float(images: Tensor) -> Tensor:
     return images.float() / 127.5 - 1.0
 
 
+def real_images(name: str, n: int, seed: int = 0, root: str | os.PathLike | None = None,
+                resolution: int | None = None) -> Tensor:
+    """``n`` images of dataset ``name`` in [−1, 1], chosen by a permutation seeded by ``seed``: the one source of
+    the real images a study measures and a figure shows. A set not on disk is not downloaded: DatasetNotFoundError
+    says how to provide it."""
+    images = load_dataset(name, root, resolution, download=False)
+    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    return to_float(torch.stack([images[i][0] for i in chosen]))
+
+
 _DECODED: dict[tuple, Tensor] = {}  # per-process cache of decoded sets (see decoded_images)
 
 

@@ -13,6 +13,7 @@ from granlib.data import (
     decoded_images,
     load_dataset,
     make_sampler,
+    real_images,
     to_float,
 )
 
@@ -221,3 +222,15 @@ def test_reseeding_a_sampler_restarts_it_as_a_new_one():
         sampler.sample(13)
         sampler.reseed(7)
         assert torch.equal(sampler.sample(30), make(7).sample(30))
+
+
+def test_real_images_are_a_seeded_choice_in_the_signed_range_and_a_missing_set_says_how_to_provide_it(tmp_path):
+    chosen = real_images("synthetic", 16, seed=3, resolution=8)
+    assert chosen.shape == (16, 3, 8, 8) and chosen.min() >= -1 and chosen.max() <= 1
+    assert torch.equal(chosen, real_images("synthetic", 16, seed=3, resolution=8))
+    assert not torch.equal(chosen, real_images("synthetic", 16, seed=4, resolution=8))
+    every = to_float(SyntheticImages(resolution=8).images)
+    order = torch.randperm(len(every), generator=torch.Generator().manual_seed(3))[:16]
+    assert torch.equal(chosen, every[order])  # the seeded permutation's first n images
+    with pytest.raises(DatasetNotFoundError, match="How to provide it"):
+        real_images(f"imagefolder:{tmp_path / 'absent'}", 4)

@@ -90,12 +90,18 @@ def test_granlib_has_no_import_cycle():
     assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
 
 
+IMAGE_STUDY = ("measures", "protocol", "pilot", "claims", "report")  # its modules, in the order they may import
 LAYERS = {"granlib.normalizers": {"granlib.models", "granlib.evaluation", "granlib.training", "granlib.study",
                                   "granlib.bench"},  # the registry sits beside gran.py: training and above read it
           "granlib.evaluation": {"granlib.training", "granlib.study", "granlib.bench"},
           "granlib.training": {"granlib.study", "granlib.bench"}, "granlib.study": {"granlib.bench"},
           "granlib.study.instruments": {"granlib.study.pipeline", "granlib.study.ledger"},
-          "granlib.study.pipeline": {"granlib.study.ledger"}}
+          "granlib.study.pipeline": {"granlib.study.ledger"},
+          # the image study's package, by concern: what a run measures < the protocol < pilot and claims < report
+          "granlib.study.ledger.images.measures": {f"granlib.study.ledger.images.{m}" for m in IMAGE_STUDY[1:]},
+          "granlib.study.ledger.images.protocol": {f"granlib.study.ledger.images.{m}" for m in IMAGE_STUDY[2:]},
+          "granlib.study.ledger.images.pilot": {f"granlib.study.ledger.images.{m}" for m in ("claims", "report")},
+          "granlib.study.ledger.images.claims": {f"granlib.study.ledger.images.{m}" for m in ("pilot", "report")}}
 STUDY_ROOMS = ("instruments", "pipeline", "ledger")
 
 
@@ -107,6 +113,13 @@ def test_the_layer_check_sees_a_room_that_imports_a_later_one():
                                                           "granlib.bench"}
     assert forbidden("granlib.study.pipeline.runner") == {"granlib.study.ledger", "granlib.bench"}
     assert forbidden("granlib.study.ledger.images") == {"granlib.bench"}  # the ledger may import both other rooms
+    assert "granlib.study.ledger.images.report" in forbidden("granlib.study.ledger.images.protocol")
+
+
+def test_no_study_module_is_longer_than_400_lines():
+    long = {str(p.relative_to(PACKAGE)): n for p in (PACKAGE / "study").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, f"split these by concern: {long}"
 
 
 def test_sub_packages_import_only_what_their_docstrings_allow():

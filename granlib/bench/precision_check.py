@@ -12,6 +12,7 @@ import pandas as pd
 
 from granlib.study.ledger import regime
 from granlib.study.ledger.statistics import rank_p_value
+from granlib.study.pipeline.results import load_rows
 
 # (method, precision) -> (profile, cell) of its arm; GraND-GAN's fp32 arm is the regime map's own cell
 ARMS = {("SNGAN", "fp32"): ("bf16_check", "w16-sn"), ("SNGAN", "bf16"): ("bf16_check", "w16-sn-bf16"),
@@ -63,7 +64,8 @@ def verdict(table: pd.DataFrame) -> str:
 
 
 def main() -> int:
-    rows = {profile: regime.load_rows(profile) for profile in ("map", "bf16_check")}
+    rows = {profile: load_rows(regime.rows_path(profile), profile=regime.row_profile(profile))
+            for profile in ("map", "bf16_check")}
     table = comparison(rows)
     print(table.to_string(index=False))
     print(f"verdict: bf16 {verdict(table)} (rule: results/bench/bf16_rule.md)")

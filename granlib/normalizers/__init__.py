@@ -32,7 +32,7 @@ from granlib.normalizers.registry import (
     NormalizerSpec,
     default_K,
     get_normalizer,
-    method_name,
+    method_label,
     method_table,
     paper_methods,
     parse_method,
@@ -43,7 +43,7 @@ from granlib.normalizers.registry import (
 __all__ = ["DEFAULT_CLIP", "DEFAULT_GP_WEIGHT", "NORMALIZERS", "Discriminator", "EquivalentDiscriminator",
            "GradientNormalizedDiscriminator", "GradientPenaltyDiscriminator", "NormalizerSpec",
            "SpectralNormDiscriminator", "WeightClippingDiscriminator", "build_discriminator", "default_K",
-           "flat_scores", "get_normalizer", "gradient_norms", "method_name", "method_table", "paper_methods",
+           "flat_scores", "get_normalizer", "gradient_norms", "method_label", "method_table", "paper_methods",
            "parse_method", "register_normalizer", "unregister_normalizer"]
 
 
@@ -52,15 +52,14 @@ def build_discriminator(normalizer: str, net: nn.Module, *, K: float | None = No
     """The one code path from a normaliser's name to a normalised discriminator around ``net``.
 
     ``K`` = None takes the normaliser's default; ``hyperparameters`` set its declared ones (ε, λ, c, …), each
-    defaulting to its declared value. One that only other normalisers declare is ignored (a config carries ε for
-    every method); one that no registered normaliser declares is refused, so a misspelt name never goes unnoticed.
+    defaulting to its declared value. One it does not declare is refused, naming the normaliser and what it takes:
+    a misspelt name, or another normaliser's setting, never goes unnoticed.
     """
     spec = get_normalizer(normalizer)
-    known = {name for other in NORMALIZERS.values() for name in other.hyperparameters}
-    unknown = set(hyperparameters) - known
+    unknown = set(hyperparameters) - set(spec.hyperparameters)
     if unknown:
-        raise TypeError(f"no normaliser takes the hyper-parameters {sorted(unknown)}; {normalizer!r} takes "
-                        f"{sorted(spec.hyperparameters)}")
+        raise TypeError(f"normaliser {normalizer!r} takes no hyper-parameter {sorted(unknown)}; it takes "
+                        f"{sorted(spec.hyperparameters) or 'none'}")
     own = {name: hyperparameters.get(name, default) for name, default in spec.hyperparameters.items()}
     disc = spec.build(net, K=spec.default_K if K is None else K, **own)
     disc.name = spec.name

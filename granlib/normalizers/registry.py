@@ -9,6 +9,7 @@ config resolution, the trainer, run-directory reloading, result tables, the ledg
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import partial
@@ -48,10 +49,6 @@ class NormalizerSpec:
         object.__setattr__(self, "method_names", MappingProxyType(dict(self.method_names)))
         if self.paper_losses is None:
             object.__setattr__(self, "paper_losses", tuple(self.method_names))
-
-    def method_name(self, loss: str) -> str:
-        """The paper's name of this normaliser with ``loss`` ('GraND-GAN'); spelled out where it has none."""
-        return self.method_names.get(loss) or f"{self.label}, {LOSS_NAMES.get(loss, loss)} loss"
 
 
 _REGISTRY: dict[str, NormalizerSpec] = {}
@@ -111,9 +108,16 @@ def parse_method(method: str) -> tuple[str, str]:
     return normalizer, loss
 
 
-def method_name(normalizer: str, loss: str) -> str:
-    """'GraND-GAN' for ('gran', 'ns'): the paper's name, or the pair spelled out where the paper has none."""
-    return get_normalizer(normalizer).method_name(loss)
+def method_label(method: str, loss: str | None = None, K: float | None = None) -> str:  # noqa: N803
+    """The one name of a method, as the paper gives it: 'GraND-GAN' for 'gran/ns' (or ``method`` = 'gran' and
+    ``loss`` = 'ns'), the pair spelled out where the paper has none ('weight clipping, hinge loss'). With ``K``,
+    'GraND-GAN, K=0.1': K is shown where it is part of the method (GraN's K = 1/τ, the spec's ``named_with_K``)
+    and for any other normaliser whose output it scales (K ≠ 1); None or NaN shows none."""
+    normalizer, loss = parse_method(method) if loss is None else (method, loss)
+    spec = get_normalizer(normalizer)
+    name = spec.method_names.get(loss) or f"{spec.label}, {LOSS_NAMES.get(loss, loss)} loss"
+    shown = K is not None and not math.isnan(K) and (spec.named_with_K or K != 1)
+    return f"{name}, K={K:g}" if shown else name
 
 
 def paper_methods() -> list[str]:
@@ -130,6 +134,6 @@ def method_table(methods: Iterable[str]) -> str:
         spec = get_normalizer(normalizer)
         discriminator = f"{spec.label}: {spec.formula}" if spec.formula else spec.label
         source = f" ({spec.reference})" if spec.reference else ""
-        lines.append(f"| `{normalizer}/{loss}` | **{spec.method_name(loss)}** | {discriminator}{source} | "
+        lines.append(f"| `{normalizer}/{loss}` | **{method_label(normalizer, loss)}** | {discriminator}{source} | "
                      f"{LOSS_NAMES[loss]} |")
     return "\n".join(lines)

@@ -179,7 +179,12 @@ def validate_config(config: TrainConfig) -> None:
     for name in ("log_every", "sample_every", "checkpoint_every", "eval_every", "ema_start"):
         if getattr(config, name) < 0:
             raise ConfigError(f"config field {name} must be 0 (never) or positive, got {getattr(config, name)}")
-    options = set(get_normalizer(config.normalizer).hyperparameters) - FIELD_NAMES
+    declared = set(get_normalizer(config.normalizer).hyperparameters)
+    for name, unset in UNSET_HYPERPARAMETERS.items():  # a config field of another normaliser's hyper-parameter
+        if name not in declared and getattr(config, name) != unset:
+            raise ConfigError(f"config field {name}: normaliser {config.normalizer!r} takes no {name} (its "
+                              f"hyper-parameters: {sorted(declared) or 'none'})")
+    options = declared - FIELD_NAMES
     unknown = set(config.normalizer_options) - options
     if unknown:
         raise ConfigError(f"config field normalizer_options: {config.normalizer!r} takes no {sorted(unknown)} "
@@ -213,12 +218,13 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
                           "reference path (eager fp32); set fast: true")
     ngf, ndf = published_widths(config.architecture, config.resolution)
     resnet = config.architecture == "resnet"
+    declared = get_normalizer(config.normalizer).hyperparameters
     return config.replace(
         K=default_K(config.normalizer) if config.K is None else config.K,
         normalizer_options={name: config.normalizer_options.get(name, default)
                             for name, default in get_normalizer(config.normalizer).hyperparameters.items()
                             if name not in FIELD_NAMES},
-        eps=DEFAULT_EPS if config.eps is None else config.eps,
+        eps=(DEFAULT_EPS if config.eps is None else config.eps) if "eps" in declared else None,
         cnn_variant=None if resnet else (config.cnn_variant or DEFAULT_CNN_VARIANT),
         init=config.init or DEFAULT_INIT[config.architecture],
         resnet_upsample=(config.resnet_upsample or DEFAULT_RESNET_UPSAMPLE) if resnet else None,
@@ -227,6 +233,9 @@ def resolve_config(config: TrainConfig) -> TrainConfig:
 
 
 FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(TrainConfig))
+# The config fields that are one normaliser's hyper-parameter (GraN's ε, WGAN-GP's λ, clipping's c), as a config of
+# any other normaliser must leave them: unset (ε) or at the library's value.
+UNSET_HYPERPARAMETERS = {"eps": None, "gp_weight": DEFAULT_GP_WEIGHT, "clip": DEFAULT_CLIP}
 
 
 def normalizer_arguments(config: TrainConfig) -> dict[str, float]:
@@ -262,6 +271,9 @@ def upgrade_saved_config(saved: dict) -> dict:
     if saved.get("architecture") == "cnn" and "cnn_variant" not in saved:  # written before the CNN had variants:
         saved.update(cnn_variant="paper_table", init="pytorch")  # the only net and initialisation there were then
     saved.setdefault("normalizer_options", {})  # written before normalisers could declare options of their own
+    if saved.get("normalizer") in NORMALIZERS:  # written when every config carried ε (and λ, c) for all methods
+        declared = get_normalizer(saved["normalizer"]).hyperparameters
+        saved.update({name: unset for name, unset in UNSET_HYPERPARAMETERS.items() if name not in declared})
     if "precision" not in saved:  # written before precision was a field: bf16 was the fast CUDA path's, and only its
         fast_cuda = bool(saved.get("fast")) and str(saved.get("device", "")).startswith("cuda")
         saved["precision"] = "bf16" if fast_cuda else "fp32"

@@ -36,10 +36,12 @@ from granlib.training.probes import probe_measures
 from granlib.training.provenance import write_provenance
 from granlib.training.run_dir import (
     check_checkpoint_config,
+    check_finished_run,
     checkpoint_path,
     hold_run_dir,
     load_latest_checkpoint,
     prepare_run_dir,
+    run_is_finished,
     save_checkpoint,
     truncate_jsonl,
 )
@@ -94,6 +96,16 @@ def train(config: TrainConfig, run_dir: str | Path, quiet: bool = False, max_ste
             loop(run, start, quiet, max_steps, deadline=None if max_seconds is None else called + max_seconds)
         distributed.barrier()
     return run.run_dir
+
+
+def ensure_trained(config: TrainConfig, resolved: TrainConfig, run_dir: str | Path) -> Path:
+    """The one way a study asks for a trained run: a finished run in ``run_dir`` is checked against ``resolved``
+    (:class:`~granlib.training.run_dir.FinishedRunMismatchError` naming the fields that differ) and left as it is;
+    any other is trained or resumed from ``config`` (quietly). Returns ``run_dir``."""
+    if run_is_finished(run_dir):
+        check_finished_run(Path(run_dir), resolved)
+        return Path(run_dir)
+    return train(config, run_dir, quiet=True)
 
 
 # --- phase 1: set-up

@@ -170,6 +170,23 @@ def run_is_finished(run_dir: str | Path) -> bool:
     return latest_step(run_dir) >= config["iterations"]
 
 
+class FinishedRunMismatchError(ValueError):
+    """A finished run directory holds a run with other training settings than the one requested."""
+
+
+def check_finished_run(run_dir: Path, config: TrainConfig) -> None:
+    """Refuse a finished run directory whose saved training settings differ from the requested resolved
+    ``config`` (a changed iteration count would otherwise be skipped and relabelled), naming each field."""
+    saved = saved_config(run_dir)
+    if config.in_memory is None:  # resolved from the data's size when training starts: whatever it became
+        config = config.replace(in_memory=saved.in_memory)
+    differences = hyperparameter_differences(saved.to_dict(), config)
+    if differences:
+        raise FinishedRunMismatchError(
+            f"{run_dir} holds a finished run with other training settings (saved -> requested):\n  "
+            + "\n  ".join(differences) + "\nUse another runs_dir, or remove that run directory to train it anew.")
+
+
 def saved_config(run_dir: str | Path) -> TrainConfig:
     """The resolved configuration a run directory was trained with (``config.json``)."""
     return TrainConfig.from_dict(upgrade_saved_config(json.loads((Path(run_dir) / "config.json").read_text())))

@@ -2,7 +2,7 @@ import re
 from pathlib import Path
 
 from granlib.losses import LOSSES
-from granlib.normalizers import NORMALIZERS, builtin, default_K
+from granlib.normalizers import NORMALIZERS, builtin, default_K, method_label
 from granlib.study.ledger import costs
 
 
@@ -10,7 +10,7 @@ def test_every_built_in_normaliser_is_declared_once_with_a_positive_default_K():
     assert {"none", "sn", "gp", "wc", "gn", "gran", "gran_inverse", "equivalent"} <= set(NORMALIZERS)
     ours = [name for name, spec in NORMALIZERS.items() if "ours" in spec.label]
     assert ours == ["gran_floor", "gran_scalefree"]  # forms of this library: labelled so, in no paper comparison
-    assert all(not NORMALIZERS[name].paper_losses and "(ours)" in NORMALIZERS[name].method_name("ns")
+    assert all(not NORMALIZERS[name].paper_losses and "(ours)" in method_label(name, "ns")
                and NORMALIZERS[name].variant_of == "gran" for name in ours)
     assert not any(f"{name}/ns" in costs.cost_methods() for name in ours)  # their step is GraN's, timed as GraN
     for name, spec in NORMALIZERS.items():

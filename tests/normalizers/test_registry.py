@@ -11,7 +11,7 @@ from granlib.normalizers import (
     NormalizerSpec,
     build_discriminator,
     get_normalizer,
-    method_name,
+    method_label,
     method_table,
     paper_methods,
     parse_method,
@@ -25,9 +25,9 @@ from tests.conftest import conv_net
 
 
 def test_the_paper_names_its_gans_from_the_registry():
-    assert method_name("gran", "ns") == "GraND-GAN" and method_name("gran", "wasserstein") == "GraNC-GAN"
-    assert method_name("sn", "ns") == "SNGAN" and method_name("gp", "wasserstein") == "WGAN-GP"
-    assert method_name("equivalent", "hinge") == "GraN's equivalent form, hinge loss"  # no name in the paper
+    assert method_label("gran", "ns") == "GraND-GAN" and method_label("gran", "wasserstein") == "GraNC-GAN"
+    assert method_label("sn", "ns") == "SNGAN" and method_label("gp", "wasserstein") == "WGAN-GP"
+    assert method_label("equivalent", "hinge") == "GraN's equivalent form, hinge loss"  # no name in the paper
     assert paper_methods() == ["none/ns", "sn/ns", "gp/wasserstein", "wc/wasserstein", "gn/ns", "gran/ns",
                                "gran/wasserstein", "gran_inverse/ns"]  # the comparison of the paper's tables
 
@@ -40,11 +40,13 @@ def test_a_method_string_is_parsed_in_one_place():
         parse_method("gran/lsgan")
 
 
-def test_a_misspelt_hyperparameter_is_refused_and_another_normalisers_is_ignored():
-    with pytest.raises(TypeError, match="clp"):
+def test_a_hyperparameter_the_normaliser_does_not_declare_is_refused_naming_it():
+    with pytest.raises(TypeError, match=r"normaliser 'wc' takes no hyper-parameter \['clp'\]; it takes \['clip'\]"):
         build_discriminator("wc", conv_net(), clp=0.3)
-    disc = build_discriminator("none", conv_net(), eps=1e-3)  # ε belongs to GraN; a config carries it for all
-    assert type(disc) is Discriminator
+    with pytest.raises(TypeError, match=r"'none' takes no hyper-parameter \['eps'\]; it takes none"):
+        build_discriminator("none", conv_net(), eps=1e-3)  # ε belongs to GraN
+    assert type(build_discriminator("none", conv_net())) is Discriminator
+    assert build_discriminator("gran", conv_net(), eps=1e-3).gran.eps == 1e-3
 
 
 def test_a_name_is_registered_once_and_the_same_declaration_again_is_idempotent():
@@ -145,3 +147,11 @@ def test_a_normaliser_declared_in_a_test_reaches_a_results_row_a_table_and_the_m
     html = to_html(*compact_table(summary_table(rows)))
     assert "Ortho-GAN" in html and "ortho" not in html.replace("Ortho-GAN", "")
     assert "| `ortho/ns` | **Ortho-GAN** |" in method_table(params["methods"])
+
+
+def test_one_label_names_a_method_with_and_without_its_K():
+    assert method_label("gran/ns") == method_label("gran", "ns") == "GraND-GAN"
+    assert method_label("gran") == "GraND-GAN"  # a method written without a loss takes the non-saturating one
+    assert method_label("gran/ns", K=0.1) == "GraND-GAN, K=0.1"  # K is part of GraN: always shown
+    assert method_label("sn", "ns", 1.0) == "SNGAN" and method_label("sn", "ns", 10.0) == "SNGAN, K=10"
+    assert method_label("gn/ns", K=float("nan")) == "GN-GAN"  # a row without K shows none

@@ -107,3 +107,22 @@ def test_a_config_saved_before_precision_existed_reads_as_what_it_trained_in():
     assert upgrade_saved_config(saved(device="cuda", fast=False))["precision"] == "fp32"
     written = {**saved(fast=True), "precision": "bf16"}  # a saved value is never replaced
     assert upgrade_saved_config(written)["precision"] == "bf16"
+
+
+def test_a_config_may_set_only_its_normalisers_own_hyperparameters():
+    with pytest.raises(ConfigError, match=r"config field eps: normaliser 'sn' takes no eps"):
+        resolve_config(TrainConfig(normalizer="sn", eps=1e-3))
+    with pytest.raises(ConfigError, match=r"config field gp_weight: normaliser 'gran' takes no gp_weight"):
+        resolve_config(TrainConfig(normalizer="gran", gp_weight=1.0))
+    assert resolve_config(TrainConfig(normalizer="gran", eps=1e-3)).eps == 1e-3
+    resolved = resolve_config(TrainConfig(normalizer="sn"))
+    assert resolved.eps is None and resolve_config(resolved) == resolved  # resolving twice changes nothing
+
+
+def test_a_saved_config_of_a_normaliser_without_eps_loads_without_it():
+    """Configs written when every method carried ε (and λ, c) load as this version spells them."""
+    saved = {**resolve_config(TrainConfig(normalizer="sn")).to_dict(), "eps": 1e-4, "clip": 0.01}
+    upgraded = upgrade_saved_config(saved)
+    assert upgraded["eps"] is None and upgraded["clip"] == TrainConfig().clip
+    gran = {**resolve_config(TrainConfig(normalizer="gran")).to_dict(), "eps": 1e-6}
+    assert upgrade_saved_config(gran)["eps"] == 1e-6  # GraN's own ε is kept

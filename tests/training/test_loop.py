@@ -9,8 +9,8 @@ from granlib.losses import LOSSES
 from granlib.normalizers import NORMALIZERS
 from granlib.training.checkpoint import load_checkpoint
 from granlib.training.config import ConfigError, TrainConfig, preset, resolve_config
-from granlib.training.loop import NonFiniteLossError, train
-from granlib.training.run_dir import ConfigMismatchError, run_is_finished
+from granlib.training.loop import NonFiniteLossError, ensure_trained, train
+from granlib.training.run_dir import ConfigMismatchError, FinishedRunMismatchError, run_is_finished
 from granlib.training.trainer import Trainer
 
 
@@ -184,3 +184,14 @@ def test_logging_cadence_does_not_change_the_run(tmp_path, normalizer, in_memory
         a, b = finals[1][key], finals[6][key]
         assert a.keys() == b.keys()
         assert all(torch.equal(a[k], b[k]) for k in a), (key, [k for k in a if not torch.equal(a[k], b[k])])
+
+
+def test_a_study_asks_for_a_run_once_a_finished_one_is_left_as_it_is_and_another_setting_is_refused(tmp_path):
+    config = preset("tiny", iterations=2, log_every=1)
+    assert ensure_trained(config, resolve_config(config), tmp_path) == tmp_path and run_is_finished(tmp_path)
+    stats = (tmp_path / "stats.jsonl").read_text()
+    ensure_trained(config, resolve_config(config), tmp_path)  # finished: checked, not trained again
+    assert (tmp_path / "stats.jsonl").read_text() == stats
+    longer = config.replace(iterations=3)
+    with pytest.raises(FinishedRunMismatchError, match=r"iterations: 2 -> 3"):
+        ensure_trained(longer, resolve_config(longer), tmp_path)

@@ -34,13 +34,14 @@ def train_2d_gan(normalizer: str, sampler: PointSampler, steps: int, loss: str =
     (step = iterations done, stats of that iteration); returns the trained :class:`Trainer`.
     """
     seeds = StudySeeds(seed)
-    torch.manual_seed(seeds.generator_weights)
     config = TrainConfig(normalizer=normalizer, loss=loss, K=K, nz=2, batch_size_d=batch_size, batch_size_g=batch_size,
                          lr_d=lr, lr_g=lr, betas_d=(0.5, 0.9), betas_g=(0.5, 0.9), lr_decay="none", iterations=steps,
                          seed=seed, device="cpu", **config_overrides)
     generator = relu_mlp(d_in=2, width=width, depth=depth, d_out=2, seed=seeds.generator_weights)
     generator.nz = 2  # the latent size Trainer.sample_inputs reads from G
-    d_net = relu_mlp(2, width=width, depth=depth, seed=seeds.discriminator_weights)
+    # one explicit stream: D's initial weights, then everything the training draws (latent codes, Trainer's set-up)
+    torch.manual_seed(seeds.discriminator_weights)
+    d_net = relu_mlp(2, width=width, depth=depth, seed=None)
     gan = Trainer(config, resolve_device(config.device), models=(generator, d_net))
     record = record or (lambda step, trainer, stats: None)
     record(0, gan, None)

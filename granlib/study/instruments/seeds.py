@@ -21,12 +21,13 @@ class StudySeeds:
 
     @property
     def generator_weights(self) -> int:
-        """The 2-D generator's initial weights (and the global torch RNG, whose noise trains the run)."""
+        """The 2-D generator's initial weights (drawn apart: the global RNG is not touched)."""
         return self.seed
 
     @property
     def discriminator_weights(self) -> int:
-        """The 2-D discriminator's initial weights."""
+        """The 2-D discriminator's initial weights, then, continuing that global-RNG stream, the run's training
+        noise (latent codes): one stream, seeded once where the run is set up."""
         return self.seed + 1
 
     @property

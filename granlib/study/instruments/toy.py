@@ -8,10 +8,19 @@ import torch
 from torch import Tensor, nn
 
 
-def relu_mlp(d_in: int = 2, width: int = 16, depth: int = 3, d_out: int = 1, seed: int = 0,
+def relu_mlp(d_in: int = 2, width: int = 16, depth: int = 3, d_out: int = 1, seed: int | None = 0,
              leaky: float = 0.0) -> nn.Sequential:
-    """A random ReLU (or LeakyReLU) MLP with biases: piecewise linear."""
-    torch.manual_seed(seed)
+    """A random ReLU (or LeakyReLU) MLP with biases: piecewise linear. With a ``seed`` its weights are drawn from
+    that seed alone and the global RNG is left as it was; ``seed`` None draws them from the global RNG as it stands
+    (the caller owns that stream)."""
+    if seed is None:
+        return _mlp(d_in, width, depth, d_out, leaky)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _mlp(d_in, width, depth, d_out, leaky)
+
+
+def _mlp(d_in: int, width: int, depth: int, d_out: int, leaky: float) -> nn.Sequential:
     layers: list[nn.Module] = []
     d = d_in
     for _ in range(depth):

@@ -8,7 +8,7 @@ import math
 
 import pandas as pd
 
-from granlib.normalizers import method_name
+from granlib.normalizers import method_label
 from granlib.study.instruments.measurements import POINT_KINDS
 from granlib.study.ledger.statistics import fmt, t_interval, welch_interval
 from granlib.study.ledger.verdicts import PRACTICAL_NULL, comparative_verdict, threshold_verdict
@@ -53,6 +53,10 @@ BOUND_CHECKS = {
     "C3": ("trained D", ["jump_share"], SHARE_LIMIT, "above",
            "share of real→generated segments where |Δg| > K·h·(1+1e-3) on some step h"),
 }
+# Every per-run measurement a claim may read: the bound checks' columns and the compared metrics (FD-EffNetLite0 of
+# the image studies, the 2-D studies' energy distance and plateau shares, the cost study's own columns aside).
+MEASUREMENTS = frozenset({name for _, names, *_ in BOUND_CHECKS.values() for name in names}
+                         | {"fd_effnet", "energy_distance", "plateau_share_g", "plateau_share_d"})
 TABLE_COLUMNS = ["claim", "setting", "experiment", "measurement", "n", "verdict", "estimate", "low", "high",
                  "intervals", "reference"]
 
@@ -64,13 +68,17 @@ def cell_rows(rows: pd.DataFrame, dataset: str, method: str, loss: str, K: float
 
 
 def column(rows: pd.DataFrame, name: str) -> pd.Series:
-    """rows[name], or an empty column where no row measured it."""
-    return rows[name] if name in rows else pd.Series(dtype=float)
+    """rows[name]; an empty column where no row measured it yet (its claim then reads as pending), and
+    :class:`UnknownMeasurementError` for a name no study measures, so a misspelt one never reads as pending."""
+    if name in rows:
+        return rows[name]
+    if name not in MEASUREMENTS:
+        raise UnknownMeasurementError(f"no study measures {name!r}; the ledger's measurements: {sorted(MEASUREMENTS)}")
+    return pd.Series(dtype=float)
 
 
-def label(method: str, loss: str, K: float) -> str:  # noqa: N803
-    """A method as the paper names it, with its K: 'GraND-GAN (K=1)'."""
-    return f"{method_name(method, loss)} (K={K:g})"
+class UnknownMeasurementError(KeyError):
+    """A claim asked for a measurement that no study writes into its rows."""
 
 
 def comparison(rows: pd.DataFrame, claim: str, dataset: str, data: str, a: tuple[str, str, float],
@@ -85,11 +93,11 @@ def comparison(rows: pd.DataFrame, claim: str, dataset: str, data: str, a: tuple
     margin = PRACTICAL_NULL * abs(float(rb.mean())) if two_sided_null and nb else None
     verdict = "pending" if min(na, nb) < min_n else comparative_verdict(lo, hi, side, margin)
     sign = {1: "> 0", -1: "< 0", 0: "≠ 0"}[side]
-    return {"claim": claim, "setting": f"{data}; {label(*a)} − {label(*b)}", "experiment": experiment,
+    return {"claim": claim, "setting": f"{data}; {method_label(*a)} − {method_label(*b)}", "experiment": experiment,
             "measurement": f"Δ {metric} = {fmt(diff)} [{fmt(lo)}, {fmt(hi)}] (claimed {sign}; "
                            f"{fmt(mean_a)} vs {fmt(mean_b)})",
             "n": f"{na} vs {nb}", "verdict": verdict, "estimate": diff, "low": lo, "high": hi,
-            "intervals": [(f"{label(*a)} − {label(*b)}", diff, lo, hi)], "reference": 0.0, "side": side}
+            "intervals": [(f"{method_label(*a)} − {method_label(*b)}", diff, lo, hi)], "reference": 0.0, "side": side}
 
 
 def threshold(rows: pd.DataFrame, claim: str, setting: str, columns: list[str], limit: float, claimed: str,
@@ -116,7 +124,7 @@ def bound_claim(check: str, rows: pd.DataFrame, dataset: str, data: str, group: 
     """The ledger row of one bound check (a key of :data:`BOUND_CHECKS`) on the runs of ``group`` (method, loss,
     K) on ``dataset`` (named ``data``), whose D was measured at ``unit`` ("points" or "images")."""
     trained, columns, limit, claimed, describe = BOUND_CHECKS[check]
-    return threshold(cell_rows(rows, dataset, *group), check.split()[0], f"{data}; {label(*group)}, {trained}",
+    return threshold(cell_rows(rows, dataset, *group), check.split()[0], f"{data}; {method_label(*group)}, {trained}",
                      columns, limit, claimed, min_n, describe=describe.format(unit=unit))
 
 

@@ -36,17 +36,17 @@ import pandas as pd
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from granlib.normalizers import NORMALIZERS, paper_methods, parse_method
+from granlib.normalizers import NORMALIZERS, method_label, paper_methods, parse_method
 from granlib.project import project_root
 from granlib.study.ledger.claims import threshold, verdict_table
-from granlib.study.ledger.images import DATASET, PROFILES, study_params
+from granlib.study.ledger.images.protocol import DATASET, profiles, study_params
 from granlib.study.ledger.profiles import load_profiles
 from granlib.study.ledger.render import render, stamp_sentences, verdict_sentences
 from granlib.study.ledger.statistics import fmt, welch_interval
 from granlib.study.ledger.verdicts import comparative_verdict
 from granlib.study.pipeline.experiments import make_config
-from granlib.study.pipeline.results import SOURCE, spec_name
-from granlib.study.pipeline.row_store import RowSchema, RowStore
+from granlib.study.pipeline.results import SOURCE
+from granlib.study.pipeline.row_store import RowSchema
 from granlib.training.devices import resolve_device, synchronize
 from granlib.training.fast_path import FastPath
 from granlib.training.provenance import device_name, git_commit
@@ -72,7 +72,12 @@ COST_ROWS = RowSchema(key=("method", "loss", "form", "repeat", "resolution", "ng
                       numeric=("d_step_seconds", "g_step_seconds", "iteration_seconds", "peak_mib_d_step",
                                "peak_mib_g_step", "generator_gradient_gap"))
 ROWS_FILE = "costs.jsonl"
-COST_SETTINGS = load_profiles("costs")  # repeats and steps per profile; the nets are the image study's
+def cost_settings() -> dict[str, dict]:
+    """Repeats and steps per profile (``params/ledger/costs.yaml``), read when asked for; the nets are the image
+    study's."""
+    return load_profiles("costs")
+
+
 
 
 def build_trainer(method: str, form: str, params: dict, device: torch.device) -> Trainer:
@@ -155,7 +160,7 @@ def generator_gradient_gap(method: str, params: dict, batches: int) -> list[floa
 
 def measure(profile_name: str, log=print) -> list[dict]:
     """Every (method, form)'s cost rows (one per timing repeat, memory and gradient gap in each)."""
-    settings, costs = PROFILES[profile_name], COST_SETTINGS[profile_name]
+    settings, costs = profiles()[profile_name], cost_settings()[profile_name]
     params = study_params(profile_name)
     device = resolve_device(settings["device"])
     configs = [(method, form) for method in cost_methods() for form in FORMS]
@@ -218,7 +223,7 @@ def cost_comparison(rows: pd.DataFrame, a: tuple[str, str], b: tuple[str, str], 
         enough = min(len(ra), len(rb)) >= min_n
     verdict = comparative_verdict(low, high, +1) if enough else "pending"
     ratio = float(ra.mean() / rb.mean()) if len(ra) and len(rb) and rb.mean() else math.nan
-    named_a, named_b = f"{spec_name(a[0])} ({a[1]})", f"{spec_name(b[0])} ({b[1]})"
+    named_a, named_b = f"{method_label(a[0])} ({a[1]})", f"{method_label(b[0])} ({b[1]})"
     return {"claim": "C2", "setting": f"{metric}: {named_a} − {named_b}", "experiment": "costs",
             "measurement": f"Δ = {fmt(diff)} [{fmt(low)}, {fmt(high)}] (claimed > 0; ratio {ratio:.3g}×)",
             "n": f"{len(ra)} vs {len(rb)}", "verdict": verdict, "estimate": diff, "low": low, "high": high,
@@ -239,7 +244,7 @@ def evaluate_claims(rows: pd.DataFrame, min_n: int) -> pd.DataFrame:
                                        "peak_mib_d_step", min_n))
         for method in ("gran/ns", "gn/ns", "equivalent/ns"):
             gaps = select(rows, method, "held_constant")
-            out.append(threshold(gaps, "C2", f"{spec_name(method)}: generator gradient, ‖∇f‖ held constant vs "
+            out.append(threshold(gaps, "C2", f"{method_label(method)}: generator gradient, ‖∇f‖ held constant vs "
                                  "double backprop "
                                  "(float64)", ["generator_gradient_gap"], GAP_TOLERANCE, "above", min_n,
                                  experiment="costs",
@@ -267,12 +272,12 @@ def findings(rows: pd.DataFrame, table: pd.DataFrame, smoke: bool = False) -> li
                  f"{first.ngf}/{first.ndf}, {rows['repeat'].nunique()} repeats of {first.timed_steps} steps."]
     for form, how in FORM_LABELS.items():
         gran = means.loc[("gran/ns", form)].iteration_seconds
-        ratios = ", ".join(f"{gran / means.loc[(base, form)].iteration_seconds:.2f}× {spec_name(base)}'s"
+        ratios = ", ".join(f"{gran / means.loc[(base, form)].iteration_seconds:.2f}× {method_label(base)}'s"
                            for base in C2_BASELINES)
-        sentences.append(f"With the G step {how}, an iteration of {spec_name('gran/ns')} takes {ratios}.")
+        sentences.append(f"With the G step {how}, an iteration of {method_label('gran/ns')} takes {ratios}.")
     held = means.xs("held_constant", level="form")
     memory = ", ".join(f"{held.loc['gran/ns'].peak_mib_d_step / held.loc[base].peak_mib_d_step:.2f}× "
-                       f"{spec_name(base)}'s" for base in C2_BASELINES)
+                       f"{method_label(base)}'s" for base in C2_BASELINES)
     gap = max(means.loc[(m, "held_constant")].generator_gradient_gap for m in ("gran/ns", "gn/ns", "equivalent/ns"))
     sentences += [f"The peak memory of its D step is {memory}.",
                   f"Holding ‖∇f‖ constant in the G step moves the generator gradient by at most {gap:.1e} (relative, "
@@ -290,12 +295,7 @@ def render_ledger(table: pd.DataFrame, rows: pd.DataFrame, out_dir: str | Path, 
 
 def rows_path(profile_name: str, root: Path | None = None) -> Path:
     """Where a profile's cost rows live: ``costs.jsonl`` beside the image ledger's rows."""
-    return Path(root or project_root()) / PROFILES[profile_name]["out_dir"] / ROWS_FILE
-
-
-def load_rows(path: str | Path) -> pd.DataFrame:
-    """The cost rows of a rows file, validated (an empty frame before any measurement)."""
-    return RowStore(path, COST_ROWS).frame()
+    return Path(root or project_root()) / profiles()[profile_name]["out_dir"] / ROWS_FILE
 
 
 def write_rows(rows: list[dict], path: str | Path) -> Path:
@@ -309,7 +309,7 @@ def write_rows(rows: list[dict], path: str | Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m granlib.study.ledger.costs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", choices=sorted(COST_SETTINGS), default="smoke")
+    parser.add_argument("--profile", choices=sorted(cost_settings()), default="smoke")
     parser.add_argument("--out", help="rows file (default: costs.jsonl beside the image ledger's rows)")
     args = parser.parse_args(argv)
     rows = measure(args.profile, log=lambda line: print(line, flush=True))

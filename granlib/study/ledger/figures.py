@@ -9,11 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from granlib.normalizers import method_name
+from granlib.normalizers import method_label
 from granlib.study.instruments.measurements import POINT_KINDS
-from granlib.study.ledger.claims import CLAIMS, SHARE_LIMIT, label
+from granlib.study.ledger.claims import CLAIMS, SHARE_LIMIT
 from granlib.study.ledger.costs import FORM_LABELS
-from granlib.study.pipeline.results import spec_name
 
 VERDICT_COLOURS = {"supported": "tab:green", "contradicted": "tab:red", "inconclusive": "tab:grey",
                    "pending": "tab:orange"}
@@ -60,7 +59,7 @@ def _bars(ax: plt.Axes, summary: pd.DataFrame, label_text: str) -> None:
     """One bar per (method, loss) of ``summary`` (mean, sem), named as the paper names the method."""
     x = range(len(summary))
     ax.bar(x, summary["mean"], yerr=1.96 * summary["sem"].fillna(0), capsize=3, label=label_text)
-    ax.set_xticks(x, [method_name(m, l) for m, l in zip(summary.method, summary.loss)], rotation=45, ha="right",
+    ax.set_xticks(x, [method_label(m, l) for m, l in zip(summary.method, summary.loss)], rotation=45, ha="right",
                   fontsize=7)
 
 
@@ -72,7 +71,7 @@ def gradients_figure(rows: pd.DataFrame, K: float) -> plt.Figure:  # noqa: N803
         for i, kind in enumerate(POINT_KINDS):
             values = part.get(f"grad_max_over_K[{kind}]", pd.Series(dtype=float))
             ax.scatter(np.full(len(values), i + 0.15 * j), values, s=12, color=f"C{j}",
-                       label=label("gran", loss, K) if i == 0 else None)
+                       label=method_label("gran", loss, K) if i == 0 else None)
     ax.axhline(1.0, color="k", ls="--", lw=0.8, label="the bound K")
     ax.set_xticks(range(len(POINT_KINDS)), POINT_KINDS)
     _labelled(ax, "kind of point", "max ‖∇ₓg‖ / K over the points (per seed)",
@@ -104,7 +103,7 @@ def k_figure(rows: pd.DataFrame, dataset: str = "8gaussians") -> plt.Figure:
                                           ("plateau_share_d", "share of D steps on a plateau"))):
         summary = runs.groupby("K")[metric].agg(["mean", "sem"]).reset_index()
         ax.errorbar(summary.K, summary["mean"], yerr=1.96 * summary["sem"].fillna(0), marker="o",
-                    label=method_name("gran", "ns"))
+                    label=method_label("gran", "ns"))
         ax.set_xscale("log")
         _labelled(ax, "K", shown, f"{runs.dataset.iloc[0] if len(runs) else dataset}: {shown.split(' (')[0]} against K")
     fig.tight_layout()
@@ -140,7 +139,7 @@ def costs_figure(summary: pd.DataFrame) -> plt.Figure:
                         color="k", marker="_", s=200, label="D step", zorder=3)
     for ax, ylabel, title in ((axes[0], "milliseconds per iteration (D step + G step)", "time per iteration"),
                               (axes[1], "peak memory (MiB)", "peak memory of a step")):
-        ax.set_xticks(x + 0.2, [spec_name(m) for m in methods], rotation=45, fontsize=8, ha="right")
+        ax.set_xticks(x + 0.2, [method_label(m) for m in methods], rotation=45, fontsize=8, ha="right")
         _labelled(ax, "method", ylabel, f"C2: {title} by normaliser")
     fig.tight_layout()
     return fig

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from granlib.normalizers import method_name
+from granlib.normalizers import method_label
 from granlib.project import project_root
 from granlib.study.instruments.measurements import measure_discriminator, plateau_share
 from granlib.study.instruments.mixtures import BOX, DATASET_LABEL, mixture_metrics, sample_mixture, train_mixture_gan
@@ -35,7 +35,6 @@ from granlib.study.pipeline.results import SOURCE
 from granlib.study.pipeline.row_store import RowSchema, RowStore, study_lock
 from granlib.training.provenance import git_commit
 
-PROFILES = load_profiles("mixtures")
 ROWS_FILE = "ledger_2d.jsonl"
 BASELINE_LOSSES = ("ns", "wasserstein")
 # losses of the generation cells per mixture: both on the ring and on the grid
@@ -131,7 +130,7 @@ def measure_run(cell: Cell, seed: int, profile: str, settings: dict) -> dict:
 
 def run_study(profile: str, rows_path: str | Path | None = None, log=print) -> Path:
     """Train and measure every missing (cell, seed) of ``profile``, one appended row each; returns the rows file."""
-    settings = PROFILES[profile]
+    settings = load_profiles("mixtures")[profile]
     rows_path = Path(rows_path) if rows_path else project_root() / settings["out_dir"] / ROWS_FILE
     store = rows_store(rows_path)
     todo = [(cell, seed) for cell in plan() for seed in range(settings["seeds"])]
@@ -198,7 +197,7 @@ def load_ledger_rows(path: str | Path) -> pd.DataFrame:
 def seeds_per_cell(rows: pd.DataFrame) -> pd.DataFrame:
     """The runs per cell: mixture, method as the paper names it, K and the number of seeds."""
     cells = rows.groupby(["dataset", "method", "loss", "K"], sort=False).seed.nunique().rename("seeds").reset_index()
-    return cells.assign(method=[method_name(m, l) for m, l in zip(cells.method, cells.loss)]).drop(columns="loss")
+    return cells.assign(method=[method_label(m, l) for m, l in zip(cells.method, cells.loss)]).drop(columns="loss")
 
 
 def describe(rows: pd.DataFrame) -> str:
@@ -218,7 +217,7 @@ def findings(rows: pd.DataFrame, table: pd.DataFrame, smoke: bool = False) -> li
     generation = rows[(rows.experiment == "generation") & (rows.K == STUDY_K)]
     for dataset, part in generation.groupby("dataset"):
         means = part.groupby(["method", "loss"]).energy_distance.mean().sort_values()
-        ranked = [method_name(*key) for key in means.index]
+        ranked = [method_label(*key) for key in means.index]
         best = f"{ranked[0]}'s ({means.iloc[0]:.4g})"
         gran = [f"{name} ranks {rank + 1} of {len(ranked)} ({means.iloc[rank]:.4g})"
                 for rank, name in enumerate(ranked) if means.index[rank][0] == "gran"]
@@ -237,10 +236,10 @@ def render_ledger(table: pd.DataFrame, rows: pd.DataFrame, out_dir: str | Path, 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m granlib.study.ledger.mixtures", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="smoke")
+    parser.add_argument("--profile", choices=sorted(load_profiles("mixtures")), default="smoke")
     parser.add_argument("--render-only", action="store_true", help="write the tables from the rows so far")
     args = parser.parse_args(argv)
-    settings = PROFILES[args.profile]
+    settings = load_profiles("mixtures")[args.profile]
     torch.set_num_threads(1)  # 2-D nets: one thread is fastest, and leaves the other cores alone
     rows_path = project_root() / settings["out_dir"] / ROWS_FILE
     if not args.render_only:

@@ -13,8 +13,10 @@ import pandas as pd
 
 from granlib.project import project_root
 from granlib.study.ledger import costs, mixtures
+from granlib.study.ledger.profiles import load_profiles
 from granlib.study.pipeline.experiments import notebook_setup, resolve_params
 from granlib.study.pipeline.plots import apply_theme, stamp
+from granlib.study.pipeline.row_store import RowStore
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,12 @@ class LedgerNotebook:
     @property
     def min_n(self) -> int:
         """Seeds per group a 2-D verdict needs."""
-        return mixtures.PROFILES[self.profile]["min_n"]
+        return load_profiles("mixtures")[self.profile]["min_n"]
 
     @property
     def cost_min_n(self) -> int:
         """Timings per configuration a cost verdict needs: every repeat."""
-        return costs.COST_SETTINGS[self.profile]["repeats"]
+        return costs.cost_settings()[self.profile]["repeats"]
 
     def mixtures_rows(self) -> pd.DataFrame:
         """The 2-D study's rows of this profile, one per run (under smoke its miniature is trained first)."""
@@ -54,7 +56,7 @@ class LedgerNotebook:
         if self.smoke:
             subprocess.run([sys.executable, "-m", "granlib.study.ledger.costs", "--profile", "smoke", "--out",
                             str(self.cost_rows_path)], check=True, capture_output=True)
-        return costs.load_rows(self.cost_rows_path)
+        return RowStore(self.cost_rows_path, costs.COST_ROWS).frame()
 
     def save(self, fig: plt.Figure, name: str) -> None:
         """``fig`` as ``ledger_<name>.png`` among the figures, stamped under smoke (the notebook shows it)."""
@@ -71,7 +73,7 @@ def ledger_notebook_setup(profile: str) -> LedgerNotebook:
         setup = LedgerNotebook("smoke", out / mixtures.ROWS_FILE, out / costs.ROWS_FILE, out, out)
     else:
         apply_theme()
-        root, settings = project_root(), mixtures.PROFILES["cpu"]
+        root, settings = project_root(), load_profiles("mixtures")["cpu"]
         setup = LedgerNotebook("cpu", root / settings["out_dir"] / mixtures.ROWS_FILE, costs.rows_path("cpu", root),
                                root / settings["tables_dir"], root / settings["figures_dir"])
     setup.figures_dir.mkdir(parents=True, exist_ok=True)

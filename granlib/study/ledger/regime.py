@@ -31,13 +31,16 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from granlib.data import real_images
 from granlib.evaluation.features import metric_label
 from granlib.jsonl import read_jsonl
+from granlib.normalizers import method_label
 from granlib.study.instruments.seeds import StudySeeds
-from granlib.study.ledger.images import COLLAPSE_RATIO, DATASET, pixel_std, real_images, train_seconds
+from granlib.study.ledger.images.measures import COLLAPSE_RATIO, pixel_std, train_seconds
+from granlib.study.ledger.images.protocol import DATASET
 from granlib.study.ledger.profiles import anchored_params, load_profiles
 from granlib.study.pipeline.experiments import PlannedRun, plan_run, provenance, run_and_evaluate
-from granlib.study.pipeline.results import RESULT_ROWS, ROW_KEYS, append_row, spec_name
+from granlib.study.pipeline.results import append_row, load_rows
 from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, print_plan, study_lock
 from granlib.training.loop import NonFiniteLossError
 from granlib.training.probes import PROBE_SETS, sample_diversity
@@ -72,7 +75,7 @@ class Cell:
     def label(self) -> str:
         eps = "" if self.eps is None else f", ε = {self.eps:.3g}"
         precision = "" if self.precision is None else f", {self.precision}"
-        return f"{spec_name(self.method)}, D width {self.ndf}{eps}{precision}"
+        return f"{method_label(self.method)}, D width {self.ndf}{eps}{precision}"
 
 
 def cells(settings: dict) -> list[Cell]:
@@ -82,7 +85,7 @@ def cells(settings: dict) -> list[Cell]:
 def cell_params(settings: dict, cell: Cell, profile: str, root: Path | None = None, **where: str | Path) -> dict:
     """The run parameters of one cell: the profile's, D's width (and ε) among the model settings, the cell's own
     runs folder, and the held-out images as the real probes."""
-    params = anchored_params(settings, f"regime-{profile}", root, where.get("results_dir"), where.get("runs_dir"))
+    params = anchored_params(settings, row_profile(profile), root, where.get("results_dir"), where.get("runs_dir"))
     overrides = {**params["model_overrides"], "ndf": cell.ndf, "probe_dataset": params["eval_dataset_override"]}
     for name in ("eps", "precision"):
         if getattr(cell, name) is not None:
@@ -95,14 +98,22 @@ def plan(settings: dict) -> list[tuple[Cell, int]]:
     return [(cell, seed) for seed in range(settings["seeds"]) for cell in cells(settings)]
 
 
-def rows_path(settings: dict, profile: str, root: Path | None = None, **where: str | Path) -> Path:
+def row_profile(profile: str) -> str:
+    """What a row of ``profile`` records as its profile: 'regime-map'."""
+    return f"regime-{profile}"
+
+
+def rows_path(profile: str, root: Path | None = None, **where: str | Path) -> Path:
+    """The rows file of ``profile`` (``where``: a ``results_dir`` override); several profiles share it, so read it
+    with :func:`granlib.study.pipeline.results.load_rows` and ``profile=row_profile(profile)``."""
+    settings = profiles()[profile]
     return Path(anchored_params(settings, profile, root, where.get("results_dir"))["results_dir"]) / ROWS_FILE
 
 
 def measured_runs(profile: str, root: Path | None = None, **where: str | Path) -> set[tuple[str, int]]:
     """The (cell name, seed) of the plan whose row exists: what a run of the map skips without training."""
     settings = profiles()[profile]
-    path = rows_path(settings, profile, root, **where)
+    path = rows_path(profile, root, **where)
     return {(cell.name, seed) for cell, seed in plan(settings)
             if plan_run(DATASET, cell.method, seed, cell_params(settings, cell, profile, root, **where),
                         rows_file=path).measured}
@@ -154,7 +165,8 @@ def measure_run(run_dir: Path, settings: dict, params: dict, seed: int, cell: Ce
     config = saved_config(run_dir)
     n = settings["pixel_images"]
     seeds = StudySeeds(seed)
-    real = real_images(config, n, seed=seeds.real_images, dataset=params.get("eval_dataset_override"))
+    real = real_images(params.get("eval_dataset_override") or config.dataset, n, seed=seeds.real_images,
+                       root=config.data_root, resolution=config.resolution)
     with torch.no_grad():
         codes = torch.randn(n, config.nz, generator=torch.Generator().manual_seed(seeds.generated_images))
         fake = load_ema_generator(run_dir)(codes)
@@ -177,7 +189,7 @@ def run_map(profile: str, shard: tuple[int, int] = (0, 1), root: Path | None = N
     """Train, evaluate and summarise every run of ``profile`` (this shard's share) that has no row; returns the
     rows file."""
     settings = profiles()[profile]
-    path = rows_path(settings, profile, root, **where)
+    path = rows_path(profile, root, **where)
     todo = plan(settings)
     index, count = shard
     with study_lock(path, shard):
@@ -221,10 +233,10 @@ def collect_probe_curves(profile: str, root: Path | None = None, **where: str | 
     """Append to ``probe_curves.jsonl`` (beside the rows) every probe log of each map row's run directory that is
     not there yet: the curves behind the trajectory and trap figures, kept in git where run directories are not."""
     settings = profiles()[profile]
-    path = rows_path(settings, profile, root, **where).with_name(CURVES_FILE)
+    path = rows_path(profile, root, **where).with_name(CURVES_FILE)
     store = RowStore(path, PROBE_POINTS)
     project = Path(anchored_params(settings, profile, root)["project_root"])
-    for row in load_rows(profile, root, **where).to_dict("records"):
+    for row in load_rows(rows_path(profile, root, **where), profile=row_profile(profile)).to_dict("records"):
         run_dir = project / row["run_dir"]
         for line in read_jsonl(run_dir / "stats.jsonl") if run_dir.exists() else ():
             if "trap_share[real]" in line:
@@ -236,17 +248,8 @@ def collect_probe_curves(profile: str, root: Path | None = None, **where: str | 
 
 def load_probe_curves(profile: str, root: Path | None = None, **where: str | Path) -> pd.DataFrame:
     """The committed probe curves of ``profile`` (an empty frame before any)."""
-    settings = profiles()[profile]
-    curves = RowStore(rows_path(settings, profile, root, **where).with_name(CURVES_FILE), PROBE_POINTS).frame(
-        PROBE_POINTS.required)
-    return curves[curves.profile == f"regime-{profile}"].reset_index(drop=True)
-
-
-def load_rows(profile: str, root: Path | None = None, **where: str | Path) -> pd.DataFrame:
-    """The map's rows of ``profile``, validated, one per run (an empty frame before any run)."""
-    settings = profiles()[profile]
-    rows = RowStore(rows_path(settings, profile, root, **where), RESULT_ROWS).frame(ROW_KEYS)
-    return rows[rows.profile == f"regime-{profile}"].reset_index(drop=True)
+    path = rows_path(profile, root, **where).with_name(CURVES_FILE)
+    return RowStore(path, PROBE_POINTS).frame(PROBE_POINTS.required, profile=row_profile(profile))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.collect:
         run_map(args.profile, shard, log=lambda line: print(line, flush=True))
     print(f"probe curves: {collect_probe_curves(args.profile)}")
-    print(f"rows: {rows_path(settings, args.profile)} ({len(load_rows(args.profile))} of {len(todo)})")
+    rows = load_rows(rows_path(args.profile), profile=row_profile(args.profile))
+    print(f"rows: {rows_path(args.profile)} ({len(rows)} of {len(todo)})")
     return 0
 
 

@@ -20,16 +20,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from granlib.data import NATIVE_RESOLUTION, dataset_identity
+from granlib.gran import DEFAULT_EPS
 from granlib.normalizers import parse_method
 from granlib.project import REPO_ROOT, project_root
 from granlib.study.pipeline.plots import apply_theme
 from granlib.study.pipeline.profiles import FIELDS, anchor_paths, read_profile
-from granlib.study.pipeline.results import SOURCE, append_row, has_row
+from granlib.study.pipeline.results import RESULT_ROWS, SOURCE, append_row, rows_files
+from granlib.study.pipeline.row_store import RowStore
 from granlib.training.config import TrainConfig, preset, resolve_config, run_settings
 from granlib.training.evaluation import evaluate_run
-from granlib.training.loop import train
+from granlib.training.loop import ensure_trained
 from granlib.training.provenance import device_name, git_commit
-from granlib.training.run_dir import hyperparameter_differences, run_is_finished, saved_config
 
 ARCHITECTURE_FOR = {32: "cnn", 48: "cnn", 64: "resnet", 128: "resnet"}
 
@@ -136,15 +137,13 @@ def settings_folder(config: TrainConfig) -> str:
     """The folder of a resolved config's protocol under a profile's runs: its widths and precision, then a digest of
     every other setting that changes a run (:func:`granlib.training.config.run_settings`, ε, the networks), so that a
     run asked for with one setting changed is a new run, never a finished one refused or relabelled."""
-    protocol = {**run_settings(config), "eps": config.eps, "nets": [config.architecture, config.cnn_variant,
+    # ε as folders were named when every config carried one: the library's value for a normaliser without ε
+    eps = DEFAULT_EPS if config.eps is None else config.eps
+    protocol = {**run_settings(config), "eps": eps, "nets": [config.architecture, config.cnn_variant,
                                                                     config.init, config.resnet_upsample],
                 "iterations": config.iterations, "resolution": config.resolution}
     digest = hashlib.sha256(json.dumps(protocol, sort_keys=True).encode()).hexdigest()[:8]
     return f"G{config.ngf}-D{config.ndf}-{run_settings(config)['precision']}-{digest}"
-
-
-class FinishedRunMismatchError(ValueError):
-    """A finished run directory holds a run with other training settings than the one requested."""
 
 
 def reference_images(params: dict) -> str:
@@ -173,19 +172,6 @@ def run_key(config: TrainConfig, params: dict, dataset: str) -> dict:
                if config.normalizer_options else {})}
 
 
-def check_finished_run(run_dir: Path, config: TrainConfig) -> None:
-    """Refuse a finished run directory whose saved training settings differ from the requested resolved
-    ``config`` (a changed iteration count would otherwise be skipped and relabelled), naming each field."""
-    saved = saved_config(run_dir)
-    if config.in_memory is None:  # resolved from the data's size when training starts: whatever it became
-        config = config.replace(in_memory=saved.in_memory)
-    differences = hyperparameter_differences(saved.to_dict(), config)
-    if differences:
-        raise FinishedRunMismatchError(
-            f"{run_dir} holds a finished run with other training settings (saved -> requested):\n  "
-            + "\n  ".join(differences) + "\nUse another runs_dir, or remove that run directory to train it anew.")
-
-
 @dataclass(frozen=True)
 class PlannedRun:
     """One run of a profile as :func:`run_and_evaluate` sees it before doing anything."""
@@ -207,7 +193,7 @@ def plan_run(dataset: str, method: str, seed: int, params: dict, K: float | None
     resolved = resolve_config(config)
     key = run_key(resolved, params, dataset)
     target = Path(rows_file) if rows_file else Path(params["results_dir"]) / "rows" / f"{results_name or dataset}.jsonl"
-    measured = has_row(target if rows_file else params["results_dir"], key)
+    measured = RowStore(rows_files(target if rows_file else params["results_dir"]), RESULT_ROWS).has(key)
     return PlannedRun(config, resolved, run_dir_for(config, params, dataset), key, target, measured)
 
 
@@ -230,10 +216,7 @@ def run_and_evaluate(dataset: str, method: str, seed: int, params: dict, K: floa
     config, run_dir, resolved, key = planned.config, planned.run_dir, planned.resolved, planned.key
     if planned.measured:
         return run_dir  # measured already: nothing to train (the run directory may be absent, as on a fresh clone)
-    if run_is_finished(run_dir):
-        check_finished_run(run_dir, resolved)
-    else:
-        train(config, run_dir, quiet=True)
+    ensure_trained(config, resolved, run_dir)
     # against the training images, or a held-out split where the profile names one (eval_dataset_override)
     metrics = evaluate_run(run_dir, key["n_fake"], n_real=key["n_real"], feature_extractor=key["feature_extractor"],
                            reference_dataset=params.get("eval_dataset_override"))

@@ -27,13 +27,14 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from granlib.gran import DEFAULT_EPS
-from granlib.normalizers import build_discriminator, default_K, get_normalizer, method_name
+from granlib.normalizers import build_discriminator, default_K, get_normalizer, method_label
 from granlib.study.instruments.toy import activation_pattern, grid, input_gradient_norm
 from granlib.study.pipeline.plots import stamp
 
 # The normalisers one can choose here: those that act on f's output and gradient alone, so one fixed net shows
-# them all (SN, GP and clipping change the weights); the D each builds from f as plain text for a menu, n = ‖∇ₓf‖.
-FORMULAS = {"gran": "K·f·n/(n²+ε)", "gran_inverse": "K·f/(n+ε)", "gn": "K·f/(‖∇f‖+|f|)", "none": "K·f"}
+# them all (SN, GP and clipping change the weights), each with the D it builds as plain text (figure titles cannot
+# typeset the registry's LaTeX formulas), n = ‖∇ₓf‖; named by the registry's method_label.
+EXPLORED = {"gran": "K·f·n/(n²+ε)", "gran_inverse": "K·f/(n+ε)", "gn": "K·f/(‖∇f‖+|f|)", "none": "K·f"}
 
 
 def uses_eps(normalizer: str) -> bool:
@@ -43,11 +44,6 @@ def uses_eps(normalizer: str) -> bool:
 STATIC_SETTINGS = ((0.1, DEFAULT_EPS), (1.0, DEFAULT_EPS), (10.0, DEFAULT_EPS), (1.0, 1e-2))
 SERVER_SESSION_ENV = "JPY_SESSION_NAME"  # set by jupyter_server in the environment of each kernel it starts
 _BOUNDARY = ListedColormap(["black"])
-
-
-def normaliser_label(normalizer: str) -> str:
-    """'GraND-GAN: D = K·f·n/(n²+ε)': the paper's name of the method built on it, and its formula."""
-    return f"{method_name(normalizer, 'ns')}: D = {FORMULAS[normalizer]}"
 
 
 @dataclass
@@ -93,7 +89,7 @@ def plane(net: nn.Module, limit: float = 2.0, resolution: int = 160) -> Plane:
 def normalised(where: Plane, normalizer: str, K: float, eps: float = DEFAULT_EPS) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
     """(g, ‖∇ₓg‖) on the grid of ``where``: the net under ``normalizer`` (granlib.normalizers), n held constant as in
     the generator step (exact inside every region)."""
-    d = build_discriminator(normalizer, where.net, K=K, eps=eps)
+    d = build_discriminator(normalizer, where.net, K=K, **({"eps": eps} if uses_eps(normalizer) else {}))
 
     def g(x: torch.Tensor) -> torch.Tensor:
         return d(x, generator_step=True)
@@ -184,7 +180,7 @@ class ExplorerFigure:
         self.axes[1, 2].set_title("‖∇ₓg‖ along the slice: flat per region, under K" if uses_eps(normalizer)
                                   else "‖∇ₓg‖ along the slice")
         shown_eps = f", ε = {eps:.0e}" if uses_eps(normalizer) else ""
-        self.figure.suptitle(f"{normaliser_label(normalizer)}, K = {K:g}{shown_eps}")
+        self.figure.suptitle(f"{method_label(normalizer, 'ns')}: D = {EXPLORED[normalizer]}, K = {K:g}{shown_eps}")
 
     def png(self) -> bytes:
         return png(self.figure)
@@ -207,7 +203,7 @@ class Explorer:
 
         self.view = ExplorerFigure(plane(net, **plane_options), smoke)
         self.controls = {
-            "normalizer": widgets.Dropdown(options=[(normaliser_label(n), n) for n in FORMULAS], value=normalizer,
+            "normalizer": widgets.Dropdown(options=[(method_label(n, "ns"), n) for n in EXPLORED], value=normalizer,
                                            description="normaliser", layout=widgets.Layout(width="24em")),
             "K": widgets.FloatLogSlider(value=default_K(normalizer) if K is None else K, base=10, min=-2, max=2,
                                         step=0.05, description="K",
@@ -251,7 +247,8 @@ def static_figure(net: nn.Module, normalizer: str = "gran",
         row[3].set_title(f"{setting}: ‖∇ₓg‖ along the slice")
         for ax in row[2:]:
             _legend(ax)
-    figure.suptitle(f"{normaliser_label(normalizer)}: one row per setting (black: region boundaries)")
+    figure.suptitle(f"{method_label(normalizer, 'ns')}: D = {EXPLORED[normalizer]}; one row per setting (black: region "
+                    "boundaries)")
     return stamp(figure, smoke)
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import os
 import re
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
 from torchvision.utils import make_grid
 
-from granlib.data import DatasetNotFoundError, load_dataset
 from granlib.jsonl import read_jsonl
-from granlib.study.pipeline.results import SMOKE_STAMP, method_label
+from granlib.normalizers import method_label
+from granlib.study.pipeline.results import SMOKE_STAMP
 from granlib.training.run_dir import saved_config
 
 # (stats.jsonl key, panel title, y-axis label); what each panel of training_curves shows
@@ -83,30 +83,37 @@ def training_curves(run_dirs: dict[str, Path], smoke: bool = False, title: str |
     return stamp(fig, smoke)
 
 
-def real_grid(run_dir: str | Path, n: int = 64) -> np.ndarray | None:
-    """An 8×8 grid of the images a run trained on (HWC in [0, 1]); None when the data cannot be read here."""
-    config = saved_config(run_dir)
-    try:
-        data = load_dataset(config.dataset, config.data_root, config.resolution, download=False)
-    except (DatasetNotFoundError, OSError):
-        return None
-    chosen = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n].tolist()
-    images = torch.stack([data[i][0] for i in chosen]).float() / 255.0
-    return make_grid(images, nrow=8, padding=2, pad_value=1.0).permute(1, 2, 0).numpy()
+def last_samples(run_dirs: Iterable[str | Path]) -> list[tuple[str, Path]]:
+    """(caption, path) of each run's last EMA sample grid, captioned with its method, K, seed and iteration."""
+    panels = []
+    for run_dir in run_dirs:
+        last = sorted(Path(run_dir, "samples").glob("*.png"))[-1]
+        panels.append((f"{run_label(run_dir)}\n{iteration_of(last)}", last))
+    return panels
 
 
-def sample_grids(run_dirs: dict[str, Path], smoke: bool = False, real: np.ndarray | None = None,
-                 real_label: str = "real data") -> plt.Figure:
-    """The last EMA sample grid of each run, captioned '<method>, seed s, iteration i', after the real images."""
-    panels = ([(real_label, real)] if real is not None else []) + [
-        (f"{run_label(run_dir)}\n{iteration_of(last)}", plt.imread(last))
-        for run_dir in run_dirs.values() for last in [sorted(Path(run_dir, "samples").glob("*.png"))[-1]]]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 4.2), squeeze=False)
-    for ax, (caption, image) in zip(axes[0], panels):
-        ax.imshow(image)
-        ax.set_title("\n".join(textwrap.fill(line, 34) for line in caption.split("\n")), fontsize=10)
+def sample_grids(panels: list[tuple[str, str | Path]], real: torch.Tensor | None = None,
+                 real_caption: str = "real images", title: str | None = None, smoke: bool = False,
+                 columns: int = 4) -> plt.Figure:
+    """The one sample-grid figure: 64 reference images ``real`` (in [−1, 1], an 8×8 grid captioned
+    ``real_caption``) first, then each (caption, sample grid PNG) of ``panels``, at most ``columns`` a line."""
+    images = [] if real is None else [
+        (real_caption, make_grid(real[:64] * 0.5 + 0.5, nrow=8, padding=2, pad_value=1.0).permute(1, 2, 0)
+         .clamp(0, 1).numpy())]
+    images += [(caption, plt.imread(str(path))) for caption, path in panels]
+    columns = max(1, min(columns, len(images)))
+    lines = -(-len(images) // columns)
+    # constrained layout leaves room for every panel's title above its grid (tight_layout let the second line's
+    # titles run under the first line's grids)
+    fig, axes = plt.subplots(lines, columns, figsize=(3.3 * columns, 3.9 * lines), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat:
         ax.axis("off")
-    fig.tight_layout()
+    for ax, (caption, image) in zip(axes.flat, images):
+        ax.imshow(image)
+        ax.set_title("\n".join(textwrap.fill(line, 34) for line in caption.split("\n")), fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
     return stamp(fig, smoke)
 
 
@@ -136,7 +143,7 @@ def k_sweep_curves(sweep: dict[tuple[str, float, int], Path], seed: int, smoke: 
     panels = [CURVES[0], CURVES[1], CURVES[2]]
     fig, axes = plt.subplots(len(methods), len(panels), figsize=(13, 3.4 * len(methods)), squeeze=False)
     for row, method in enumerate(methods):
-        name = method_label(*(method.split("/") + ["ns"])[:2])
+        name = method_label(method)
         for (spec, k, s), run_dir in sweep.items():
             if spec != method or s != seed:
                 continue

@@ -10,13 +10,15 @@ architecture, method, loss; the CNN variant where both state one: :func:`granlib
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 from pandas.io.formats.style import Styler
 
 from granlib.data import LABELS
-from granlib.normalizers import get_normalizer, method_name, parse_method
+from granlib.normalizers import NORMALIZERS, method_label
 from granlib.study.pipeline.anchors import (
     ANCHOR_KEYS,
     ANCHORS,
@@ -27,7 +29,7 @@ from granlib.study.pipeline.anchors import (
     protocol,
     statistics,
 )
-from granlib.study.pipeline.row_store import RowSchema, RowStore, read_rows, to_frame
+from granlib.study.pipeline.row_store import RowSchema, RowStore
 from granlib.training.config import RUN_SETTINGS
 
 SOURCE = "granlib (measured)"
@@ -43,14 +45,28 @@ ANCHOR_LABELS = {key: label for key, label in LABELS.items() if key != "syntheti
 # Every training setting that changes a run is in it: the networks' widths, the optimisation settings of
 # granlib.training.config.RUN_SETTINGS, the normaliser's hyper-parameters and the precision, so rows of two widths or
 # two batch sizes are never one run, and a study asked for with one setting changed trains that run anew.
+# A normaliser's hyper-parameters enter as ``hyperparameters``: its declared ones only (GraN's ε, WGAN-GP's λ,
+# clipping's c, a registered normaliser's options), as sorted JSON text.
 RUN_KEY = ("dataset_key", "dataset", "resolution", "architecture", "cnn_variant", "init", "ngf", "ndf", "method",
-           "loss", "K", "eps", "normalizer_options", *RUN_SETTINGS, "hyperparameters", "precision", "iterations",
-           "seed", "feature_extractor", "n_real", "n_fake", "reference_images",
-           "profile")  # normalizer_options: JSON text, only in rows of normalisers that have some (older rows)
+           "loss", "K", *RUN_SETTINGS, "hyperparameters", "precision", "iterations", "seed", "feature_extractor",
+           "n_real", "n_fake", "reference_images", "profile")
+
+
+def upgrade_row(row: dict) -> dict:
+    """A result row written before rows named the normaliser's declared hyper-parameters (``hyperparameters``),
+    with them: ε from the row, the others at the library's values of that time (the registry's defaults)."""
+    if "hyperparameters" in row or row.get("method") not in NORMALIZERS:
+        return row
+    declared = NORMALIZERS[row["method"]].hyperparameters
+    values = {name: row["eps"] if name == "eps" and row.get("eps") is not None else default
+              for name, default in declared.items()}
+    return {**row, "hyperparameters": json.dumps(values, sort_keys=True)}
+
+
 RESULT_ROWS = RowSchema(key=RUN_KEY, required=ROW_KEYS,
                         numeric=("resolution", "ngf", "ndf", "K", "eps", "iterations", "seed", "fd", "is_mean",
                                  "is_std", "kid_mean", "kid_std", "n_real", "n_fake", "nz", "n_dis", "batch_size_d",
-                                 "batch_size_g", "lr_d", "lr_g", "ema_decay", "ema_start"))
+                                 "batch_size_g", "lr_d", "lr_g", "ema_decay", "ema_start"), upgrade=upgrade_row)
 
 
 def append_row(path: str | Path, row: dict) -> bool:
@@ -69,16 +85,11 @@ def rows_files(rows_from: str | Path) -> list[Path]:
     return [rows_from] if rows_from.suffix == ".jsonl" else sorted(Path(rows_from, "rows").glob("*.jsonl"))
 
 
-def load_rows(rows_from: str | Path) -> pd.DataFrame:
-    """The rows of a rows file or of every file under ``results_dir/rows``, validated, one per run
-    (:mod:`granlib.study.pipeline.row_store`)."""
-    return to_frame(read_rows(rows_files(rows_from), RESULT_ROWS), ROW_KEYS)
-
-
-def has_row(rows_from: str | Path, key: dict) -> bool:
-    """Whether a row of the run ``key`` (a dict of at least :data:`RUN_KEY`) exists in a rows file or in any rows
-    file of a results directory."""
-    return RESULT_ROWS.key_of(key) in {RESULT_ROWS.key_of(r) for r in read_rows(rows_files(rows_from), RESULT_ROWS)}
+def load_rows(rows_from: str | Path, **where: object) -> pd.DataFrame:
+    """The result rows of a rows file, or of every file under ``results_dir/rows``, validated, one per run
+    (:class:`~granlib.study.pipeline.row_store.RowStore`); ``where`` keeps those whose fields have its values
+    (``profile="regime-map"``). The one reader of result rows: every table, study and notebook reads them here."""
+    return RowStore(rows_files(rows_from), RESULT_ROWS).frame(ROW_KEYS, **where)
 
 
 MISSING = "—"
@@ -88,43 +99,37 @@ COPY_CAVEAT = "Measured on {dataset}, not the original data: not comparable with
 FIG1_TITLE = "Published, dataset not stated: the GraN-GAN paper's Fig. 1"
 
 
-def spec_name(spec: str) -> str:
-    """A method written as "normaliser/loss" ('gran/ns') as the paper names it ('GraND-GAN')."""
-    return method_name(*parse_method(spec))
-
-
-def method_label(normalizer: str, loss: str, K: float | None = None) -> str:
-    """The method's name with its K where K means something: always where K is part of the method (GraN's K = 1/τ,
-    the registry's ``named_with_K``), for a baseline only when its output is scaled (K ≠ 1)."""
-    name = method_name(normalizer, loss)
-    shown = K is not None and not pd.isna(K) and (get_normalizer(normalizer).named_with_K or K != 1)
-    return f"{name}, K={K:g}" if shown else name
-
-
 # What makes two runs comparable: one table groups rows that agree in all of these (the run key less method, loss,
 # K and seed), so a wider network, another reference set or another profile never hides inside a mean.
-PROTOCOL = ("dataset_key", "dataset", "resolution", "architecture", "cnn_variant", "init", "ngf", "ndf", "eps",
+PROTOCOL = ("dataset_key", "dataset", "resolution", "architecture", "cnn_variant", "init", "ngf", "ndf",
             *RUN_SETTINGS, "precision", "iterations", "metric", "feature_extractor", "n_real", "n_fake",
             "reference_images", "profile")
 
 
-def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds per protocol (:data:`PROTOCOL`) and (method, loss, K); one numeric row per group,
-    with ``protocol`` numbering the protocols (0, 1, … in order of appearance). Rows come from :func:`load_rows`,
-    one per run."""
+def summary_table(rows: pd.DataFrame, measures: Iterable[str] = (), order: Iterable[str] = ()) -> pd.DataFrame:
+    """The one per-method summary: mean and std over seeds per protocol (:data:`PROTOCOL`) and (method, loss, K),
+    one numeric row per group, with ``protocol`` numbering the protocols (0, 1, … in order of appearance), ``name``
+    and ``label`` the method as the paper names it (without and with K). ``measures``: further per-run fields
+    averaged over seeds as ``<field>_mean`` (NaN where no row has one); ``order``: methods ("normaliser/loss")
+    listed first, in that order, within each protocol. Rows come from :func:`load_rows`, one per run."""
     if rows.empty:
         return pd.DataFrame()
-    rows = rows.reindex(columns=list(dict.fromkeys([*rows.columns, *PROTOCOL])))
-    keys = [*PROTOCOL, "method", "loss", "K"]
+    measures = list(measures)
+    columns = [*rows.columns, *PROTOCOL, "hyperparameters", "is_mean", "kid_mean", "gpu", *measures]
+    rows = rows.reindex(columns=list(dict.fromkeys(columns)))
+    keys = [*PROTOCOL, "method", "loss", "K", "hyperparameters"]  # GraN at two ε: two rows
     table = rows.groupby(keys, dropna=False, sort=False).agg(
         fd_mean=("fd", "mean"), fd_std=("fd", "std"), is_mean=("is_mean", "mean"), is_std=("is_mean", "std"),
         kid_mean=("kid_mean", "mean"), kid_std=("kid_mean", "std"), seeds=("seed", "nunique"),
-        gpu=("gpu", lambda g: ", ".join(sorted(set(map(str, g)))))).reset_index()
+        gpu=("gpu", lambda g: ", ".join(sorted(set(map(str, g))))),
+        **{f"{name}_mean": (name, "mean") for name in measures}).reset_index()
     protocols = ["|".join(map(str, values)) for values in table[list(PROTOCOL)].itertuples(index=False)]
     table["protocol"] = pd.factorize(pd.Series(protocols))[0]
-    table = table.sort_values(["dataset_key", "protocol", "method", "loss", "K"], na_position="first",
-                              kind="stable").reset_index(drop=True)
-    table["name"] = [method_name(m, l) for m, l in zip(table.method, table.loss)]
+    position = {method: i for i, method in enumerate(order)}
+    table["position"] = [position.get(f"{m}/{l}", len(position)) for m, l in zip(table.method, table.loss)]
+    table = table.sort_values(["dataset_key", "protocol", "position", "method", "loss", "K"], na_position="first",
+                              kind="stable").drop(columns="position").reset_index(drop=True)
+    table["name"] = [method_label(m, l) for m, l in zip(table.method, table.loss)]
     table["label"] = [method_label(m, l, k) for m, l, k in zip(table.method, table.loss, table.K)]
     return table
 
@@ -255,7 +260,7 @@ def anchor_table(dataset_key: str | None = None) -> pd.DataFrame:
     anchors = pd.DataFrame(ANCHORS, columns=list(ANCHOR_KEYS)).astype(object)  # None stays None, not NaN
     if dataset_key is not None:
         anchors = anchors[anchors.dataset_key == dataset_key]
-    anchors.insert(2, "name", [method_name(m, l) for m, l in zip(anchors.method, anchors.loss)])
+    anchors.insert(2, "name", [method_label(m, l) for m, l in zip(anchors.method, anchors.loss)])
     return anchors
 
 

@@ -17,7 +17,7 @@ must be numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +52,7 @@ class RowSchema:
     key: tuple[str, ...]
     required: tuple[str, ...]
     numeric: tuple[str, ...] = ()
+    upgrade: Callable[[dict], dict] | None = None  # a row written by an earlier version, as this one spells it
 
     def key_of(self, row: dict) -> tuple:
         """The run key of ``row``: numbers normalised (1 == 1.0; 12 significant digits), NaN and missing as None."""
@@ -102,6 +103,7 @@ def read_rows(paths: Path | Iterable[Path], schema: RowSchema) -> list[dict]:
         for number, record in read_lines(path):
             where = f"{path}:{number}"
             row = schema.validate(record, where)
+            row = schema.upgrade(row) if schema.upgrade else row
             key = schema.key_of(row)
             if key in kept:
                 earlier, earlier_where = kept[key]
@@ -124,10 +126,19 @@ def to_frame(rows: list[dict], columns: Iterable[str] = ()) -> pd.DataFrame:
 
 
 class RowStore:
-    """The rows file ``path`` of one kind of row (``schema``)."""
+    """The rows of one kind (``schema``) in one rows file ``path``, or read together from several (``path`` a list:
+    read-only, one row per run key over all of them)."""
 
-    def __init__(self, path: str | Path, schema: RowSchema):
-        self.path, self.schema = Path(path), schema
+    def __init__(self, path: str | Path | Iterable[str | Path], schema: RowSchema):
+        self.paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+        self.schema = schema
+
+    @property
+    def path(self) -> Path:
+        """The one file rows are appended to."""
+        if len(self.paths) != 1:
+            raise ValueError(f"a store over {len(self.paths)} files is read-only: append to one of them")
+        return self.paths[0]
 
     @property
     def lock_path(self) -> Path:
@@ -135,23 +146,28 @@ class RowStore:
 
     def rows(self) -> list[dict]:
         """Validated rows, one per run key."""
-        return read_rows(self.path, self.schema)
+        return read_rows(self.paths, self.schema)
 
-    def frame(self, columns: Iterable[str] = ()) -> pd.DataFrame:
-        """:meth:`rows` as a DataFrame (:func:`to_frame`)."""
-        return to_frame(self.rows(), columns)
+    def frame(self, columns: Iterable[str] = (), **where: object) -> pd.DataFrame:
+        """:meth:`rows` as a DataFrame (:func:`to_frame`), only those whose fields equal ``where``'s values
+        (``profile="regime-map"``), numbered from 0."""
+        rows = [row for row in self.rows() if all(row.get(name) == value for name, value in where.items())]
+        return to_frame(rows, columns)
+
+    def _upgraded(self, row: dict) -> dict:
+        return self.schema.upgrade(row) if self.schema.upgrade else row
 
     def keys(self) -> set[tuple]:
         return {self.schema.key_of(row) for row in self.rows()}
 
     def has(self, row_or_key: dict) -> bool:
         """Whether a row of the run key of ``row_or_key`` (a row, or a dict of at least the key fields) exists."""
-        return self.schema.key_of(row_or_key) in self.keys()
+        return self.schema.key_of(self._upgraded(row_or_key)) in self.keys()
 
     def append(self, row: dict) -> bool:
-        """Write ``row`` unless a row of its run key exists (checked and written under the file's lock); True when
-        written."""
-        self.schema.validate(row, f"row for {self.path}")
+        """Write ``row`` (as this version spells it) unless a row of its run key exists (checked and written under
+        the file's lock); True when written."""
+        row = self._upgraded(self.schema.validate(row, f"row for {self.path}"))
         with exclusive_lock(self.lock_path, f"appending to {self.path}", wait=True):
             if self.has(row):
                 return False

@@ -31,8 +31,9 @@ from granlib.study.pipeline.experiments import (
     run_and_evaluate,
     run_key,
 )
-from granlib.study.pipeline.plots import run_label, sample_grids, training_curves
-from granlib.study.pipeline.results import has_row
+from granlib.study.pipeline.plots import last_samples, run_label, sample_grids, training_curves
+from granlib.study.pipeline.results import RESULT_ROWS, rows_files
+from granlib.study.pipeline.row_store import RowStore
 from granlib.training.config import resolve_config
 from granlib.training.loop import train
 
@@ -66,7 +67,8 @@ def is_committed(run: PlannedRun, params: dict) -> bool:
     """True when the run's row (its whole run key: protocol, length, evaluation) is already in the results."""
     normalizer, loss = parse_method(run.method)
     config = make_config(run.dataset, normalizer, loss, run.K, run.seed, params)
-    return has_row(params["results_dir"], run_key(resolve_config(config), params, run.dataset))
+    key = run_key(resolve_config(config), params, run.dataset)
+    return RowStore(rows_files(params["results_dir"]), RESULT_ROWS).has(key)
 
 
 def measure_seconds_per_iteration(run: PlannedRun, params: dict, iterations: int = 40) -> float:
@@ -148,7 +150,7 @@ def run_and_record(planned: PlannedRun, params: dict) -> None:
     grids = sorted((run_dir / "samples").glob("*.png"))
     if grids:
         shutil.copy(grids[-1], figures / f"{run_dir.name}_samples.png")
-        sample_grids({run_dir.name: run_dir}).savefig(figures / f"{run_dir.name}_samples_captioned.png")
+        sample_grids(last_samples([run_dir])).savefig(figures / f"{run_dir.name}_samples_captioned.png")
     curves = training_curves({run_label(run_dir): run_dir}, title=f"Training curves: {run_label(run_dir)}")
     curves.savefig(figures / f"{run_dir.name}_curves.png")
     plt.close("all")

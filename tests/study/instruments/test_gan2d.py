@@ -17,7 +17,8 @@ def reference_toy_gan(normalizer: str, K: float | None, steps: int, snapshot_eve
                          iterations=steps, seed=seed, device="cpu")
     generator = relu_mlp(d_in=2, width=64, depth=3, d_out=2, seed=seed)
     generator.nz = 2
-    gan = Trainer(config, torch.device("cpu"), models=(generator, relu_mlp(2, width=64, depth=3, seed=seed + 1)))
+    torch.manual_seed(seed + 1)  # the loop reseeded for D's weights, and its training noise continued that stream
+    gan = Trainer(config, torch.device("cpu"), models=(generator, relu_mlp(2, width=64, depth=3, seed=None)))
 
     class Ring:
         generator = torch.Generator().manual_seed(seed)

@@ -36,3 +36,16 @@ def test_input_gradient_norm_of_closed_forms():
     w = torch.tensor([3.0, 4.0], dtype=torch.float64)
     torch.testing.assert_close(input_gradient_norm(lambda v: v @ w, x), torch.full((16,), 5.0, dtype=torch.float64))
     torch.testing.assert_close(input_gradient_norm(lambda v: 0.5 * (v**2).sum(dim=1), x), x.norm(dim=1))
+
+
+def test_a_seeded_mlp_is_drawn_from_its_seed_alone_and_leaves_the_global_rng_as_it_was():
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = relu_mlp(width=8, depth=2, seed=5)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(7)
+    again = relu_mlp(width=8, depth=2, seed=5)
+    assert all(torch.equal(a, b) for a, b in zip(first.parameters(), again.parameters()))
+    torch.manual_seed(5)
+    from_stream = relu_mlp(width=8, depth=2, seed=None)  # the caller's stream: the same draws as seed 5
+    assert all(torch.equal(a, b) for a, b in zip(first.parameters(), from_stream.parameters()))

@@ -10,7 +10,6 @@ from granlib.study.ledger.claims import (
     bound_claim,
     cell_rows,
     comparison,
-    label,
     threshold,
     verdict_table,
 )
@@ -25,7 +24,7 @@ def test_a_bound_claim_reads_the_same_columns_at_either_scale():
     rows = pd.DataFrame(runs("gran", {f"fd_above_K[{k}]": 0.0 for k in POINT_KINDS}))
     points = bound_claim("P1", rows, "toy", "Toy data", ("gran", "ns", 1.0), min_n=5, unit="points")
     images = bound_claim("P1", rows, "toy", "Toy data", ("gran", "ns", 1.0), min_n=5, unit="images")
-    assert points["claim"] == "P1" and points["setting"] == "Toy data; GraND-GAN (K=1), trained D"
+    assert points["claim"] == "P1" and points["setting"] == "Toy data; GraND-GAN, K=1, trained D"
     assert points["verdict"] == images["verdict"] == "supported" and points["reference"] == 0.01
     assert points["measurement"].replace("points", "images") == images["measurement"]
     assert bound_claim("P2 layers", rows, "toy", "Toy data", ("gran", "ns", 1.0), 5, "points")["claim"] == "P2"
@@ -35,7 +34,7 @@ def test_a_bound_claim_reads_the_same_columns_at_either_scale():
 def test_a_comparison_names_both_groups_as_the_paper_does_and_needs_min_n():
     rows = pd.DataFrame(runs("gran", {"energy_distance": 0.1}) + runs("sn", {"energy_distance": 0.5}))
     row = comparison(rows, "P4", "toy", "Toy data", ("sn", "ns", 1.0), ("gran", "ns", 1.0), +1, 5, "energy_distance")
-    assert row["setting"] == "Toy data; SNGAN (K=1) − GraND-GAN (K=1)" and row["verdict"] == "supported"
+    assert row["setting"] == "Toy data; SNGAN − GraND-GAN, K=1" and row["verdict"] == "supported"
     assert row["estimate"] == pytest.approx(0.4) and row["n"] == "5 vs 5"
     assert comparison(rows, "P4", "toy", "", ("sn", "ns", 1.0), ("gran", "ns", 1.0), +1, 6,
                       "energy_distance")["verdict"] == "pending"
@@ -46,7 +45,8 @@ def test_rows_of_a_cell_match_K_to_rounding_and_a_missing_column_is_empty():
     assert len(cell_rows(rows, "toy", "gran", "ns", 0.1)) == 5 and len(cell_rows(rows, "toy", "gran", "ns", 1.0)) == 0
     row = threshold(rows, "C3", "toy", ["jump_share"], 0.01, "above", min_n=1)
     assert row["verdict"] == "pending" and row["n"] == "0" and math.isnan(row["intervals"][0][1])
-    assert label("gran", "wasserstein", 0.1) == "GraNC-GAN (K=0.1)"
+    assert "GraND-GAN, K=0.1" in comparison(rows, "P4", "toy", "toy", ("gran", "ns", 0.1), ("gran", "ns", 10.0), +1, 1,
+                                            "x")["setting"]  # the one method label, with K
 
 
 def test_the_table_gives_every_row_its_claim_and_source():
@@ -55,3 +55,13 @@ def test_the_table_gives_every_row_its_claim_and_source():
     assert list(table.columns[:3]) == ["claim", "statement", "source"]
     assert table.statement.iloc[0] == CLAIMS["C3"][0] and table.verdict.iloc[0] == "supported"
     assert verdict_table([]).empty
+
+
+def test_a_misspelt_measurement_is_an_error_and_a_known_one_not_yet_measured_reads_as_pending():
+    from granlib.study.ledger.claims import UnknownMeasurementError, column
+
+    rows = pd.DataFrame({"fd_effnet": [1.0, 2.0]})
+    assert list(column(rows, "fd_effnet")) == [1.0, 2.0]
+    assert column(rows, "jump_share").empty  # measured by the studies, not by these rows: pending
+    with pytest.raises(UnknownMeasurementError, match="'fd_efnet'"):
+        column(rows, "fd_efnet")

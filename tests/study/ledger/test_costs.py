@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from granlib.study.ledger import costs
-from granlib.study.ledger.images import study_params
+from granlib.study.ledger.images.protocol import study_params
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def test_a_forest_names_the_claim_and_colours_each_interval_by_its_verdict():
                            threshold(rows, "C3", "ring", ["jump_share"], 0.01, "above", min_n=3)])
     ax = forest(table, "P4").axes[0]
     assert ax.get_title().startswith("P4: GraN improves generation") and ax.get_xlabel() and ax.get_ylabel()
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["8 Gaussians (2-D); SNGAN (K=1) − GraND-GAN (K=1)"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["8 Gaussians (2-D); SNGAN − GraND-GAN, K=1"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(VERDICT_COLOURS)
     smoke = forest(table, "P4", smoke=True).axes[0]  # under smoke no verdict is stated, not even by colour
     assert [t.get_text() for t in smoke.get_legend().get_texts()] == ["not stated (smoke)"]

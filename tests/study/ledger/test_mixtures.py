@@ -7,7 +7,6 @@ import pytest
 from granlib.study.ledger import mixtures
 from granlib.study.ledger.claims import CLAIMS
 from granlib.study.ledger.mixtures import (
-    PROFILES,
     Cell,
     evaluate_claims,
     load_ledger_rows,
@@ -16,6 +15,7 @@ from granlib.study.ledger.mixtures import (
     run_study,
     steps_for,
 )
+from granlib.study.ledger.profiles import load_profiles
 from granlib.study.pipeline.results import SMOKE_STAMP
 
 
@@ -43,11 +43,12 @@ def test_claims_verdicts_follow_the_data():
 def test_plan_covers_every_claim_with_ten_seeds():
     cells = plan()
     keys = [(c.dataset, c.method, c.loss, c.K) for c in cells]
-    assert len(keys) == len(set(keys)) == 26 and PROFILES["cpu"]["seeds"] >= 10
+    assert len(keys) == len(set(keys)) == 26 and load_profiles("mixtures")["cpu"]["seeds"] >= 10
     assert {c.method for c in cells} >= {"gran", "gran_inverse", "sn", "gp", "gn", "equivalent"}
     assert {c.K for c in cells if c.method == "gran" and c.loss == "ns"} == {0.1, 1.0, 10.0}
     assert {c.dataset for c in cells} == {"8gaussians", "25gaussians"}
-    assert steps_for(PROFILES["cpu"], "25gaussians") == 1000 and steps_for(PROFILES["cpu"], "8gaussians") == 1500
+    cpu = load_profiles("mixtures")["cpu"]
+    assert steps_for(cpu, "25gaussians") == 1000 and steps_for(cpu, "8gaussians") == 1500
 
 
 def fake_measure(cell: Cell, seed: int, profile: str, settings: dict) -> dict:
@@ -63,7 +64,7 @@ def test_a_rerun_appends_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(mixtures, "plan", lambda: plan()[:2])
     path = run_study("smoke", tmp_path / "rows.jsonl", log=lambda line: None)
     first = path.read_text()
-    assert len(load_ledger_rows(path)) == 2 * PROFILES["smoke"]["seeds"]
+    assert len(load_ledger_rows(path)) == 2 * load_profiles("mixtures")["smoke"]["seeds"]
     run_study("smoke", path, log=lambda line: None)
     assert path.read_text() == first
 

@@ -6,6 +6,8 @@ from granlib.study.ledger import costs, images, mixtures
 from granlib.study.ledger.profiles import FIELDS, PROFILES_DIR, load_profiles
 from granlib.study.pipeline.experiments import reference_images
 from granlib.study.pipeline.profiles import ProfileError
+from granlib.study.pipeline.results import load_rows
+from granlib.study.pipeline.row_store import RowStore
 
 COMMITTED = REPO_ROOT / "results" / "ledger"
 
@@ -14,11 +16,11 @@ def test_every_study_reads_its_profiles_from_params():
     assert sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")) == sorted(FIELDS)
     assert set(load_profiles("mixtures")) == {"smoke", "cpu"} and set(load_profiles("costs")) == {"smoke", "cpu", "gpu"}
     studies = load_profiles("images")
-    assert set(studies) == {"smoke", "pilot", "cpu", "gpu"} and studies == images.PROFILES
+    assert set(studies) == {"smoke", "pilot", "cpu", "regime16", "gpu"} and studies == images.profiles()
     assert studies["pilot"]["methods"] == ("none/ns", "sn/ns", "gran/ns") and studies["cpu"]["noise_seeds"] == (0,)
     assert studies["gpu"]["device"] == "cuda" and studies["cpu"]["device"] == "cpu"  # the merged keys, overridden
     assert studies["gpu"]["model_overrides"]["ema_decay"] == studies["cpu"]["model_overrides"]["ema_decay"] == 0.999
-    assert set(costs.COST_SETTINGS) <= set(images.PROFILES)  # the cost study measures the image study's nets
+    assert set(costs.cost_settings()) <= set(images.profiles())  # the cost study measures the image study's nets
 
 
 def test_a_profile_with_an_unknown_or_a_missing_key_is_refused(tmp_path):
@@ -36,7 +38,7 @@ def test_a_profile_with_an_unknown_or_a_missing_key_is_refused(tmp_path):
 
 
 def test_the_committed_2d_rows_were_measured_under_the_cpu_profile():
-    cpu = mixtures.PROFILES["cpu"]
+    cpu = load_profiles("mixtures")["cpu"]
     rows = mixtures.load_ledger_rows(COMMITTED / mixtures.ROWS_FILE)
     rows = rows[rows.profile == "cpu"]
     assert len(rows) == len(mixtures.plan()) * cpu["seeds"]
@@ -45,8 +47,8 @@ def test_the_committed_2d_rows_were_measured_under_the_cpu_profile():
 
 
 def test_the_committed_image_rows_were_measured_under_the_cpu_profile():
-    cpu = images.PROFILES["cpu"]
-    rows = images.load_rows("cpu", root=REPO_ROOT)
+    cpu = images.profiles()["cpu"]
+    rows = load_rows(images.rows_path("cpu", REPO_ROOT), profile=images.row_profile("cpu"))
     if not len(rows):
         pytest.skip("no committed rows of the CPU image study yet")
     model = cpu["model_overrides"]
@@ -61,10 +63,10 @@ def test_the_committed_image_rows_were_measured_under_the_cpu_profile():
 
 
 def test_the_committed_cost_rows_were_timed_under_the_cpu_profile():
-    timing = costs.COST_SETTINGS["cpu"]
-    rows = costs.load_rows(costs.rows_path("cpu", root=REPO_ROOT))
+    timing = costs.cost_settings()["cpu"]
+    rows = RowStore(costs.rows_path("cpu", root=REPO_ROOT), costs.COST_ROWS).frame()
     rows = rows[rows.profile == "costs-cpu"]
     assert set(rows.timed_steps) == {timing["steps"]} and set(rows["repeat"]) == set(range(timing["repeats"]))
     assert {(m, f) for m, f in zip(rows.method + "/" + rows.loss, rows.form)} == {
         (m, f) for m in costs.cost_methods() for f in costs.FORMS}
-    assert pd.Series(rows.batch_size_d).eq(images.PROFILES["cpu"]["model_overrides"]["batch_size_d"]).all()
+    assert pd.Series(rows.batch_size_d).eq(images.profiles()["cpu"]["model_overrides"]["batch_size_d"]).all()

@@ -6,6 +6,7 @@ from granlib.normalizers import get_normalizer
 from granlib.study.instruments.lipschitz import initial_gradient_norms
 from granlib.study.ledger import regime
 from granlib.study.pipeline import experiments
+from granlib.study.pipeline.results import load_rows
 
 
 def record(step: int, trap: float = 0.0, generated_diversity: float = 0.5, ratio: float = 0.01) -> dict:
@@ -32,6 +33,10 @@ def test_the_probe_summary_dates_the_trap_the_collapse_and_the_escape():
     assert regime.probe_summary([record(250), record(500)], iterations=500)["first_escape_step"] is None
 
 
+def map_rows(where: dict):
+    return load_rows(regime.rows_path("smoke", **where), profile=regime.row_profile("smoke"))
+
+
 @pytest.fixture
 def two_cells(monkeypatch, tmp_path):
     """The smoke profile with two cells and one seed, its rows and runs under tmp_path."""
@@ -43,7 +48,7 @@ def two_cells(monkeypatch, tmp_path):
 
 def test_the_map_trains_each_cell_once_and_its_rows_carry_the_cell_and_the_probe_summary(two_cells, monkeypatch):
     path = regime.run_map("smoke", log=lambda line: None, **two_cells)
-    rows = regime.load_rows("smoke", **two_cells)
+    rows = map_rows(two_cells)
     assert path.exists() and list(rows.cell) == ["w8", "w8-eps-matched"]
     assert list(rows.ndf) == [8, 8] and list(rows.eps) == [1e-4, 4.15e-11] and set(rows.precision) == {"fp32"}
     for column in ("collapsed", "diversity_generated", "first_trapped_step", "trap_share_generated_final",
@@ -55,9 +60,9 @@ def test_the_map_trains_each_cell_once_and_its_rows_carry_the_cell_and_the_probe
     def no_training(*args, **kwargs):
         raise AssertionError("trained a run whose row exists")
 
-    monkeypatch.setattr(experiments, "train", no_training)
+    monkeypatch.setattr(experiments, "ensure_trained", no_training)
     regime.run_map("smoke", log=lambda line: None, **two_cells)
-    assert len(regime.load_rows("smoke", **two_cells)) == 2
+    assert len(map_rows(two_cells)) == 2
 
 
 def test_the_plan_lists_every_cell_of_seed_0_first_with_its_estimate(capsys):
@@ -111,7 +116,7 @@ def test_a_run_whose_loss_diverges_gets_a_diverged_row_and_the_map_goes_on(two_c
 
     monkeypatch.setattr(regime, "run_and_evaluate", first_diverges)
     regime.run_map("smoke", log=lambda line: None, **two_cells)
-    rows = regime.load_rows("smoke", **two_cells)
+    rows = map_rows(two_cells)
     assert list(rows.cell) == ["w8", "w8-eps-matched"] and len(trained) == 2  # the second cell still trained
     diverged = rows.iloc[0]
     assert diverged.diverged_at == 3 and pd.isna(diverged.fd) and diverged.git_commit and diverged.precision == "fp32"
@@ -120,6 +125,6 @@ def test_a_run_whose_loss_diverges_gets_a_diverged_row_and_the_map_goes_on(two_c
     def no_training(*args, **kwargs):
         raise AssertionError("trained a run whose row exists")
 
-    monkeypatch.setattr(experiments, "train", no_training)  # a diverged run has its row: it is not trained again
+    monkeypatch.setattr(experiments, "ensure_trained", no_training)  # a diverged run has its row: not trained again
     regime.run_map("smoke", log=lambda line: None, **two_cells)
-    assert len(regime.load_rows("smoke", **two_cells)) == 2
+    assert len(map_rows(two_cells)) == 2

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import yaml
 
-from granlib.normalizers import method_name
+from granlib.normalizers import method_label
 from granlib.project import REPO_ROOT
 from granlib.study.instruments.toy import relu_mlp
 from granlib.study.pipeline import explorer
 from granlib.study.pipeline.experiments import load_profile
 from granlib.study.pipeline.explorer import (
-    FORMULAS,
+    EXPLORED,
     SERVER_SESSION_ENV,
     Explorer,
     normalised,
@@ -50,11 +50,12 @@ def test_each_normaliser_follows_its_formula_on_the_grid(small):
     assert np.abs(g).max() <= 3.0  # GN bounds the value (K = 3; reached where f is flat)
 
 
-def test_the_menu_names_the_methods_as_the_paper_does():
-    assert set(FORMULAS) == {"gran", "gran_inverse", "gn", "none"}
-    labels = [explorer.normaliser_label(n) for n in FORMULAS]
-    assert labels[0].startswith("GraND-GAN: ") and labels[2].startswith("GN-GAN: ")
-    assert [label.split(":")[0] for label in labels] == [method_name(n, "ns") for n in FORMULAS]
+def test_the_menu_names_the_methods_as_the_paper_does(net):
+    assert set(EXPLORED) == {"gran", "gran_inverse", "gn", "none"}
+    labels = [label for label, _ in Explorer(net, resolution=8).controls["normalizer"].options]
+    assert Explorer(net, resolution=8).view.figure._suptitle.get_text().startswith("GraND-GAN: D = K·f·n/(n²+ε), K = ")
+    assert labels[0] == "GraND-GAN" and labels[2] == "GN-GAN"
+    assert labels == [method_label(n, "ns") for n in EXPLORED]
 
 
 def test_the_interactive_form_redraws_when_a_control_changes(net):

@@ -4,15 +4,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from granlib.study.pipeline.plots import (
     CURVES,
     apply_theme,
     iteration_of,
     k_sweep_curves,
+    last_samples,
     mean_std_bars,
     read_stats,
-    real_grid,
     run_label,
     sample_grids,
     stamp,
@@ -64,21 +65,28 @@ def test_training_curves_one_line_per_run_and_labelled_panel(run_dirs):
 
 
 def test_sample_grids_show_real_data_then_the_last_grid_of_each_run(run_dirs):
-    real = real_grid(next(iter(run_dirs.values())), n=16)
-    assert real is not None and real.ndim == 3 and 0 <= real.min() and real.max() <= 1
-    fig = sample_grids(run_dirs, smoke=True, real=real, real_label="real data: synthetic")
-    titles = [ax.get_title() for ax in fig.axes]
+    real = torch.zeros(16, 3, 8, 8)  # mid-grey in [−1, 1]
+    fig = sample_grids(last_samples(run_dirs.values()), real, "real data: synthetic", title="samples", smoke=True)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_images()]
     assert titles == ["real data: synthetic", "GraND-GAN, K=0.1, seed 0\niteration 10 000",
                       "SNGAN, seed 0\niteration 10 000"]
+    assert fig.axes[0].get_images()[0].get_array()[3, 3, 0] == pytest.approx(0.5)  # grey, mapped to [0, 1]
     assert fig.axes[1].get_images()[0].get_array()[0, 0, 0] == pytest.approx(1.0)  # the last grid is white
-    assert [text.get_text() for text in fig.texts] == [SMOKE_STAMP]
+    assert SMOKE_STAMP in [text.get_text() for text in fig.texts] and fig._suptitle.get_text() == "samples"
     plt.close(fig)
 
 
-def test_real_grid_is_none_when_the_data_is_not_here(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"dataset": f"imagefolder:{tmp_path / 'missing'}",
-                                                      "data_root": None, "resolution": 8}))
-    assert real_grid(tmp_path) is None
+def test_sample_grids_wrap_after_four_panels_and_keep_every_title_clear_of_the_line_above(run_dirs):
+    panels = last_samples(run_dirs.values()) * 3  # six runs' panels
+    fig = sample_grids(panels, torch.zeros(64, 3, 8, 8))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    shown = [ax for ax in fig.axes if ax.get_images()]
+    assert len(shown) == 7 and len(fig.axes) == 8  # two lines of four, the last cell left blank
+    for lower in shown[4:]:
+        title = lower.title.get_window_extent(renderer)
+        assert all(title.y1 <= upper.get_window_extent(renderer).y0 for upper in shown[:4]), lower.get_title()
+    plt.close(fig)
 
 
 def test_mean_std_bars_one_bar_per_method_with_error_bars():

@@ -1,6 +1,6 @@
 import pytest
 
-from granlib.normalizers import method_name
+from granlib.normalizers import method_label
 from granlib.project import REPO_ROOT
 from granlib.study.pipeline.results import (
     MISSING,
@@ -10,7 +10,6 @@ from granlib.study.pipeline.results import (
     compact_table,
     findings,
     load_rows,
-    method_label,
     render_dataset,
     summary_table,
     to_html,
@@ -40,9 +39,9 @@ def test_rows_need_every_provenance_key(tmp_path):
 
 
 def test_methods_are_named_as_the_paper_names_them():
-    assert [method_name(*m) for m in (("gran", "ns"), ("gran", "wasserstein"), ("sn", "ns"), ("gp", "wasserstein"),
+    assert [method_label(*m) for m in (("gran", "ns"), ("gran", "wasserstein"), ("sn", "ns"), ("gp", "wasserstein"),
                                       ("gn", "ns"))] == ["GraND-GAN", "GraNC-GAN", "SNGAN", "WGAN-GP", "GN-GAN"]
-    assert method_name("wc", "hinge") == "weight clipping, hinge loss"  # no name in the paper: spelled out
+    assert method_label("wc", "hinge") == "weight clipping, hinge loss"  # no name in the paper: spelled out
     assert method_label("gran", "ns", 1.0) == "GraND-GAN, K=1" and method_label("sn", "ns", 1.0) == "SNGAN"
     assert method_label("sn", "ns", 10.0) == "SNGAN, K=10" and method_label("gn", "ns", None) == "GN-GAN"
 
@@ -166,3 +165,15 @@ def test_tables_become_html_with_ids_named_by_their_content_and_smoke_tables_are
     assert html == styled(table.copy()).to_html() and "T_" in html  # the same rows: the same bytes
     assert styled(table.assign(fd=[1.0, 2.0])).to_html().split("<table id=")[1] != html.split("<table id=")[1]
     assert SMOKE_STAMP in stamped(table, smoke=True).to_html() and stamped(table, smoke=False) is table
+
+
+def test_rows_written_before_hyperparameters_were_keyed_load_with_them_and_two_eps_stay_two_runs(tmp_path):
+    path = tmp_path / "rows" / "c.jsonl"
+    append_row(path, row(eps=1e-4))  # an older row: no hyperparameters field
+    append_row(path, row(eps=1e-11))  # the same run at another ε: another run, not a duplicate
+    append_row(path, row(method="sn", K=1.0, eps=1e-4))
+    rows = load_rows(tmp_path)
+    assert list(rows.hyperparameters) == ['{"eps": 0.0001}', '{"eps": 1e-11}', "{}"]  # SN declares none
+    summary = summary_table(rows)
+    assert len(summary[summary.method == "gran"]) == 2  # GraN at two ε: two rows, never one mean
+    assert load_rows(tmp_path, method="sn").method.tolist() == ["sn"]

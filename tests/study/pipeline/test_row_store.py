@@ -10,7 +10,8 @@ from torch import nn
 
 from granlib.normalizers import build_discriminator
 from granlib.study.instruments.measurements import frozen_float64, point_kinds, spectral_report
-from granlib.study.ledger import images, mixtures
+from granlib.study.ledger import mixtures
+from granlib.study.ledger.images.__main__ import main as images_main
 from granlib.study.pipeline import experiments
 from granlib.study.pipeline.experiments import plan_run, resolve_params, run_and_evaluate
 from granlib.study.pipeline.results import load_rows
@@ -105,7 +106,7 @@ def test_shards_outside_the_plan_are_refused(text, capsys):
     with pytest.raises(ValueError, match="--shard"):
         parse_shard(text)
     with pytest.raises(SystemExit) as exit_info:
-        images.main(["--profile", "smoke", "--shard", text])
+        images_main(["--profile", "smoke", "--shard", text])
     assert exit_info.value.code == 2 and "--shard" in capsys.readouterr().err
     assert parse_shard("1/2") == (1, 2) and parse_shard("0") == (0, 1)
 
@@ -183,8 +184,19 @@ def test_a_run_whose_row_exists_is_not_trained_again_even_without_its_run_direct
     def no_training(*args, **kwargs):
         raise AssertionError("trained a run whose row exists")
 
-    monkeypatch.setattr(experiments, "train", no_training)
+    monkeypatch.setattr(experiments, "ensure_trained", no_training)
     monkeypatch.setattr(experiments, "evaluate_run", no_training)
     assert run_and_evaluate("cifar10", "gran/ns", 0, params) == run_dir and not run_dir.exists()
     assert plan_run("cifar10", "gran/ns", 0, params).measured
     assert not plan_run("cifar10", "gran/ns", 1, params).measured
+
+
+def test_a_store_over_several_files_reads_them_as_one_and_refuses_to_append(tmp_path):
+    first, second = RowStore(tmp_path / "a.jsonl", SCHEMA), RowStore(tmp_path / "b.jsonl", SCHEMA)
+    first.append({"method": "gran", "seed": 0, "fd": 1.0, "profile": "x"})
+    second.append({"method": "sn", "seed": 0, "fd": 2.0, "profile": "y"})
+    both = RowStore([first.path, second.path], SCHEMA)
+    assert len(both.rows()) == 2 and both.has({"method": "sn", "seed": 0})
+    assert list(both.frame(profile="y").method) == ["sn"] and both.frame(profile="z").empty
+    with pytest.raises(ValueError, match="read-only"):
+        both.append({"method": "wc", "seed": 0, "fd": 3.0})

@@ -1,0 +1,66 @@
+"""``python -m granlib.study.ledger.images --profile smoke|pilot|cpu|regime16|gpu [--shard i/n] [--plan]``: train
+what is missing, then render the ledger (the package's docstring says how)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from granlib.normalizers import method_label
+from granlib.project import project_root
+from granlib.study.ledger import images
+from granlib.study.ledger.images.claims import evaluate_claims
+from granlib.study.ledger.images.protocol import (
+    estimated_seconds,
+    measured_runs,
+    methods_of,
+    plan,
+    profiles,
+    row_profile,
+    rows_path,
+    run_study,
+)
+from granlib.study.ledger.images.report import render_ledger
+from granlib.study.pipeline.results import load_rows
+from granlib.study.pipeline.row_store import parse_shard, print_plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    studies = profiles()
+    parser = argparse.ArgumentParser(prog="python -m granlib.study.ledger.images", description=images.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=sorted(studies), default="smoke")
+    parser.add_argument("--shard", default="0/1", help="i/n: this process takes runs i, i+n, i+2n, … of the plan")
+    parser.add_argument("--render-only", action="store_true", help="write the tables from the rows so far")
+    parser.add_argument("--plan", action="store_true", help="print the plan and its time estimate; train nothing")
+    args = parser.parse_args(argv)
+    try:
+        shard = parse_shard(args.shard)
+    except ValueError as error:
+        parser.error(str(error))
+    settings = studies[args.profile]
+    todo = plan(settings["seeds"], methods_of(args.profile))
+    measured = measured_runs(args.profile)
+    hours = estimated_seconds(args.profile, measured) / 3600
+    print(f"{args.profile}: {len(todo)} runs of {settings['iterations']} iterations, {len(measured)} with a row "
+          f"already (nothing to train), {len(todo) - len(measured)} to train; estimated {hours:.1f} h of "
+          f"{settings['device']} time for one process at measured rates (n processes: about 1/n each)", flush=True)
+    if args.plan:
+        print_plan([(f"{method_label(method)}, seed {seed}", (method, seed) in measured) for method, seed in todo],
+                   shard)
+        return 0
+    if settings["device"] == "cpu":
+        torch.set_num_threads(1)  # one process per core: shards share the cores without contention
+    if not args.render_only:
+        run_study(args.profile, shard, log=lambda line: print(line, flush=True))
+    rows = load_rows(rows_path(args.profile), profile=row_profile(args.profile))
+    table = evaluate_claims(rows, settings["min_n"], methods_of(args.profile))
+    for path in render_ledger(table, rows, args.profile, project_root() / settings["tables_dir"]):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

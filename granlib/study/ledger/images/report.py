@@ -1,0 +1,198 @@
+"""What a reader sees of the image study: the per-method summary and FD figure, the samples beside real images, the
+sentences computed from the rows, and the rendered ledger (the results table before the verdicts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from granlib.data import DatasetNotFoundError, real_images
+from granlib.normalizers import method_label
+from granlib.study.ledger.images.claims import IMAGE_RULE
+from granlib.study.ledger.images.measures import COLLAPSE_RATIO, ema_initial_share
+from granlib.study.ledger.images.protocol import METHODS, methods_of, profiles, study_params
+from granlib.study.ledger.render import NO_VERDICT, Section, render, stamp_sentences
+from granlib.study.pipeline.plots import sample_grids
+from granlib.study.pipeline.results import caveats, compact_table, summary_table, to_html, to_markdown
+
+# The per-run measures the summary averages beside FD, IS and KID, and the columns a reader is shown.
+RUN_MEASURES = ("fd_raw", "pixel_std_ratio", "diversity_ratio", "train_seconds")
+SUMMARY_COLUMNS = ["name", "fd_mean", "fd_std", "fd_raw_mean", "seeds", "pixel_std_ratio_mean",
+                   "diversity_ratio_mean", "train_seconds_mean"]
+
+
+def with_ratios(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with the samples' pixel spread and diversity as shares of the real images' (per run)."""
+    def ratio(generated: str, real: str) -> pd.Series:
+        return rows.get(generated, pd.Series(dtype=float)) / rows.get(real, pd.Series(dtype=float))
+
+    return rows.assign(pixel_std_ratio=ratio("pixel_std_generated", "pixel_std_real"),
+                       diversity_ratio=ratio("diversity_generated", "diversity_real"))
+
+
+def method_summary(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> pd.DataFrame:
+    """:func:`~granlib.study.pipeline.results.summary_table` of the study's rows with its per-run measures, in the
+    order of ``methods``, as the columns a reader is shown (:data:`SUMMARY_COLUMNS`)."""
+    if not len(rows):
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    return summary_table(with_ratios(rows), RUN_MEASURES, methods)[SUMMARY_COLUMNS]
+
+
+def fd_noise(rows: pd.DataFrame) -> dict[str, float]:
+    """The FD estimate's own noise against the seeds' spread: |FD − FD of a disjoint sample set| of one EMA-G
+    (median and max over the runs that measured it) and the std of FD over seeds (median and range over methods)."""
+    repeat = rows.get("fd_repeat", pd.Series(dtype=float))
+    noise = (rows.fd - repeat).abs().dropna()
+    spread = rows.groupby(["method", "loss"]).fd.std().dropna()
+    return {"noise_median": float(noise.median()) if len(noise) else float("nan"),
+            "noise_max": float(noise.max()) if len(noise) else float("nan"), "noise_n": int(len(noise)),
+            "spread_median": float(spread.median()) if len(spread) else float("nan"),
+            "spread_min": float(spread.min()) if len(spread) else float("nan"),
+            "spread_max": float(spread.max()) if len(spread) else float("nan")}
+
+
+def describe(rows: pd.DataFrame, profile: str) -> str:
+    """What the rows are (scale, protocol, metric, device, commits) and the FD's noise against the seeds' spread."""
+    if not len(rows):
+        return "no runs yet"
+    first = rows.iloc[0]
+    model = profiles()[profile]["model_overrides"]
+    widths = (f"G/D base widths {model['ngf']}/{model['ndf']}, batch {model['batch_size_d']}" if "ngf" in model
+              else "published widths and batches")
+    commits = ", ".join(sorted({str(c)[:12] for c in rows.git_commit}))
+    noise = fd_noise(rows)
+    decay = float(first.ema_decay)
+    sentence = (
+        f"{len(rows)} runs: {first.dataset}, {first.resolution}×{first.resolution}, standard CNN "
+        f"({first.cnn_variant}, init {first.init}; {widths}), {int(first.iterations)} iterations, EMA decay "
+        f"{decay:g} (initial weights' share at the end {ema_initial_share(int(first.iterations), decay):.1e}), seeds "
+        f"{sorted(set(rows.seed))}; {first.metric} of {int(first.n_fake)} generated vs {int(first.n_real)} "
+        f"images of {first.reference_images}; device {first.gpu}; commits {commits}. FD noise (two disjoint "
+        f"sample sets of one EMA generator, {noise['noise_n']} runs): median {noise['noise_median']:.2f}, max "
+        f"{noise['noise_max']:.2f}; seed spread (std of FD over seeds): median {noise['spread_median']:.2f} over "
+        f"methods (range {noise['spread_min']:.2f}–{noise['spread_max']:.2f})")
+    return stamp_sentences([sentence], profile == "smoke")[0]
+
+
+def fd_figure(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> plt.Figure:
+    """FD of every run by method (points: seeds; bars: the mean), EMA-G beside raw G."""
+    summary = method_summary(rows, methods)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    positions = {name: i for i, name in enumerate(summary.name)}
+    ax.bar([p - 0.2 for p in positions.values()], summary.fd_mean, width=0.4, alpha=0.5, label="EMA-G, mean")
+    ax.bar([p + 0.2 for p in positions.values()], summary.fd_raw_mean, width=0.4, alpha=0.5, label="raw G, mean")
+    if len(rows):
+        names = [method_label(m, l) for m, l in zip(rows.method, rows.loss)]
+        ax.scatter([positions[n] - 0.2 for n in names], rows.fd, color="k", s=12, label="EMA-G, one seed")
+    ax.set_xticks(list(positions.values()), list(positions), rotation=20, fontsize=9)
+    metric = rows.metric.iloc[0] if len(rows) else "FD"
+    ax.set_ylabel(f"{metric} (lower is better)")
+    ax.set_xlabel("method (each normaliser at its default K)")
+    dataset = rows.dataset.iloc[0] if len(rows) else ""
+    ax.set_title(f"{dataset}, CPU scale: generation by method ({len(rows)} runs)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def row_samples(rows: pd.DataFrame, rows_dir: Path, seed: int = 0, methods: tuple[str, ...] = METHODS
+                ) -> list[tuple[str, Path]]:
+    """(caption, path) of each method's committed sample grid of ``seed``, in the order of ``methods``."""
+    chosen = rows[rows.seed == seed] if len(rows) else rows
+    order = {m: i for i, m in enumerate(methods)}
+    runs = sorted(chosen.itertuples(), key=lambda r: order.get(f"{r.method}/{r.loss}", len(order)))
+    def caption(run) -> str:
+        iterations = f"{int(run.iterations):,}".replace(",", " ")
+        return f"{method_label(run.method, run.loss)}\nseed {run.seed}, iteration {iterations}"
+
+    return [(caption(r), rows_dir / r.sample_grid) for r in runs if isinstance(getattr(r, "sample_grid", None), str)]
+
+
+def reference_caption(profile: str) -> str:
+    """What the samples figure shows as reference images under ``profile``: never "real" for synthetic images."""
+    settings = profiles()[profile]
+    if settings.get("eval_dataset_override"):
+        return "real images (held-out test split)"
+    if settings["dataset_override"] == "synthetic":
+        return "synthetic training images (smoke data, not real images)"
+    return "real images (training set)"
+
+
+def samples_panel(profile: str, rows: pd.DataFrame, rows_dir: Path, path: Path, root: Path | None = None,
+                  **where: str | Path) -> plt.Figure | None:
+    """Each method's sample grid of seed 0 beside 64 images of what the profile's FD is measured against (stamped
+    under smoke), saved to ``path``. Where those images are not on disk (a clone without ``data/``) the figure is
+    not redrawn: the one at ``path`` (committed) is shown as it is, with a note saying how to provide the images;
+    returns None then."""
+    from IPython.display import Image, display
+
+    params = study_params(profile, root, **where)
+    caption = reference_caption(profile)
+    try:
+        real = real_images(params.get("eval_dataset_override") or params["dataset_override"], 64, resolution=32)
+    except DatasetNotFoundError as missing:
+        if not path.is_file():
+            raise
+        where = str(missing).split(" (")[0]
+        print(f"Showing the committed {path.name}: its real images are not on disk here ({where}; to provide them: "
+              f"./run_all.sh --unpack <path to>/cifar10-jpeg.tar.gz, README 'Data').")
+        display(Image(filename=str(path)))
+        return None
+    fig = sample_grids(row_samples(rows, rows_dir, methods=methods_of(profile)), real, caption,
+                       title=f"EMA-generator samples at the end of training, beside {caption.split(' (')[0]}",
+                       smoke=profile == "smoke")
+    fig.savefig(path)
+    return fig
+
+
+def findings(rows: pd.DataFrame, table: pd.DataFrame, methods: tuple[str, ...] = METHODS, smoke: bool = False
+             ) -> list[str]:
+    """What the rows say, computed: runs per method, the lowest mean FD, flat or collapsed samples, and the
+    verdicts per claim; under ``smoke`` every sentence stamped and no verdict stated
+    (:func:`granlib.study.ledger.render.stamp_sentences`)."""
+    if not len(rows):
+        return stamp_sentences(["No run of this profile has finished yet."], smoke)
+    summary = method_summary(rows, methods)
+    best = summary.sort_values("fd_mean").iloc[0]
+    per_method = ", ".join(f"{m}: {n}" for m, n in zip(summary.name, summary.seeds))
+    spread = "" if pd.isna(best.fd_std) else f" ± {best.fd_std:.1f}"
+    reference = "synthetic reference images" if smoke else "real images"  # smoke data is never called real
+    sentences = [f"{len(rows)} runs of {len(summary)} methods (seeds per method: {per_method}).",
+                 f"The lowest mean {rows.metric.iloc[0]} is {best['name']}'s, {best.fd_mean:.1f}{spread}."]
+    if "pixel_std_generated" in rows:
+        flat = summary[summary.pixel_std_ratio_mean < 0.5]
+        sentences.append(f"Samples flatter than half the {reference}' pixel spread: "
+                         + (", ".join(flat.name) if len(flat) else "none") + ".")
+    if "diversity_generated" in rows:  # per run: one collapsed seed is a failure even where the mean is not
+        runs = rows[rows.diversity_generated < COLLAPSE_RATIO * rows.diversity_real]
+        named = {method_label(m, l): part.seed for (m, l), part in runs.groupby(["method", "loss"], sort=False)}
+        listed = "; ".join(f"{name} seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))}"
+                           for name, seeds in named.items())
+        sentences.append(f"Collapsed runs (samples varying less than {COLLAPSE_RATIO:g}× as much as {reference} do): "
+                         + (listed or "none") + ".")
+    counts = table.groupby("verdict").size() if len(table) else pd.Series(dtype=int)
+    sentences.append(NO_VERDICT if smoke else "Verdicts: " + ", ".join(
+        f"{v} {int(counts.get(v, 0))}" for v in ("supported", "contradicted", "inconclusive", "pending")) + ".")
+    return stamp_sentences(sentences, smoke)
+
+
+def results_section(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> Section:
+    """The study as the dataset tables show one (:func:`granlib.study.pipeline.results.compact_table`): per method,
+    in the order of ``methods``, FD, IS and KID as mean ± std over seeds and the seeds counted, the published FID of
+    the same dataset, resolution, network, method and loss in its own column headed by its source and protocol;
+    then its caption and the reasons the two are not comparable (:func:`~granlib.study.pipeline.results.caveats`)."""
+    summary = summary_table(rows, order=methods)
+    table, best, caption = compact_table(summary)
+    text = " ".join([caption, *caveats(summary)])
+    return Section("FD by method, with the published FID apart", f"{to_markdown(table, best)}\n\n*{text}*",
+                   to_html(table, best, text))
+
+
+def render_ledger(table: pd.DataFrame, rows: pd.DataFrame, profile: str, out_dir: str | Path) -> list[Path]:
+    """ledger_images.md and ledger_images.html of the image study's ``profile``
+    (:func:`granlib.study.ledger.render.render`): the results table (:func:`results_section`) before the verdicts."""
+    sections = (results_section(rows, methods_of(profile)),) if len(rows) else ()
+    return render(table, out_dir, profile == "smoke", profiles()[profile]["min_n"], title="Claims ledger — images",
+                  summary=describe(rows, profile), name="ledger_images", rule=IMAGE_RULE, sections=sections)

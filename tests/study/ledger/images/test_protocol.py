@@ -1,0 +1,69 @@
+import pytest
+
+from granlib.normalizers import default_K
+from granlib.project import REPO_ROOT
+from granlib.study.ledger.images import measures, protocol
+from granlib.study.ledger.images.protocol import (
+    METHODS,
+    estimated_seconds,
+    plan,
+    profiles,
+    row_profile,
+    rows_path,
+    run_study,
+)
+from granlib.study.pipeline.results import ROW_KEYS, load_rows
+
+
+def test_plan_is_every_method_of_seed_0_first_and_the_cpu_protocol_learns_within_its_budget():
+    order = plan(3)
+    assert len(order) == 3 * len(METHODS) and order[: len(METHODS)] == [(m, 0) for m in METHODS]
+    assert set(METHODS) == {"gran/ns", "gran/wasserstein", "sn/ns", "gp/wasserstein", "gn/ns", "none/ns"}
+    studies = profiles()
+    cpu = studies["cpu"]
+    decay = cpu["model_overrides"]["ema_decay"]
+    assert cpu["seeds"] >= 5 and cpu["iterations"] >= 10_000 and cpu["feature_extractor"] == "effnet_lite0"
+    assert measures.ema_initial_share(cpu["iterations"], decay) < 0.01 <= measures.ema_initial_share(600, decay)
+    assert studies["gpu"]["model_overrides"]["ema_decay"] == decay
+
+
+def test_the_in_regime_study_is_the_cpu_study_at_a_wider_d_with_rows_of_its_own():
+    studies = profiles()
+    cpu, regime16 = studies["cpu"], studies["regime16"]
+    assert regime16["model_overrides"]["ndf"] == 16 > cpu["model_overrides"]["ndf"]
+    same = ("iterations", "seeds", "n_eval", "n_real", "dataset_override", "eval_dataset_override", "min_n")
+    assert all(regime16[key] == cpu[key] for key in same)
+    assert {**regime16["model_overrides"], "ndf": 8} == cpu["model_overrides"]  # G, batches, EMA, lengths alike
+    assert rows_path("regime16", REPO_ROOT) != rows_path("cpu", REPO_ROOT)  # the two widths never share a file
+    assert regime16["figures_dir"] != cpu["figures_dir"]  # nor overwrite each other's figures
+    assert estimated_seconds("regime16") > 1.5 * estimated_seconds("cpu")  # a wider D costs more per iteration
+
+
+def test_rows_are_read_from_the_profiles_own_file_with_its_profile():
+    rows = load_rows(rows_path("cpu", REPO_ROOT), profile=row_profile("cpu"))
+    assert len(rows) == 30 and set(rows.profile) == {"ledger-cpu"}
+    assert load_rows(rows_path("cpu", REPO_ROOT), profile=row_profile("pilot")).empty
+
+
+def test_profiles_are_read_when_asked_for_not_at_import():
+    assert not hasattr(protocol, "PROFILES") and not hasattr(protocol, "EMA_DECAY")
+    assert set(profiles()) >= {"smoke", "pilot", "cpu", "regime16", "gpu"}
+
+
+@pytest.mark.slow
+def test_a_study_run_leaves_a_row_with_provenance_and_d_measurements_and_a_rerun_adds_nothing(tmp_path, monkeypatch):
+    studies = profiles()
+    studies["smoke"] = {**studies["smoke"], "seeds": 1, "iterations": 2, "methods": ("gran/ns",)}
+    monkeypatch.setattr(protocol, "profiles", lambda: studies)
+    where = dict(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")
+    path = run_study("smoke", root=tmp_path, log=lambda line: None, **where)
+    first = path.read_text()
+    (row,) = load_rows(path, profile=row_profile("smoke")).to_dict("records")
+    assert all(k in row for k in ROW_KEYS) and row["iterations"] == 2 and row["method"] == "gran"
+    assert row["K"] == default_K("gran") and 0 <= row["fd_above_K[generated]"] <= 1 and "jump_share" in row
+    assert row["grad_max_over_K[real]"] <= 1 + 1e-9  # GraN's trained D stays below K
+    assert row["fd_raw"] > 0 and row["fd_repeat"] > 0 and row["fd_repeat"] != row["fd"]  # seed 0: a noise repeat
+    assert row["pixel_std_real"] > 0 and row["ngf"] == 32 and row["reference_images"] == "training set"
+    assert (path.parent / row["sample_grid"]).is_file()
+    run_study("smoke", root=tmp_path, log=lambda line: None, **where)
+    assert path.read_text() == first

@@ -1,0 +1,184 @@
+import pandas as pd
+import pytest
+import torch
+from torchvision.utils import save_image
+
+from granlib.data import DatasetNotFoundError
+from granlib.normalizers import method_label
+from granlib.project import REPO_ROOT
+from granlib.study.ledger.images.claims import evaluate_claims
+from granlib.study.ledger.images.measures import COLLAPSE_RATIO, grid_pixel_std
+from granlib.study.ledger.images.pilot import choose_length, pilot_figure, read_pilot_curves
+from granlib.study.ledger.images.protocol import METHODS, profiles, row_profile, rows_path
+from granlib.study.ledger.images.report import (
+    describe,
+    fd_figure,
+    fd_noise,
+    findings,
+    method_summary,
+    reference_caption,
+    render_ledger,
+    results_section,
+    row_samples,
+    samples_panel,
+)
+from granlib.study.pipeline.plots import sample_grids
+from granlib.study.pipeline.results import load_rows
+
+from .test_claims import synthetic_rows
+
+COMMITTED = REPO_ROOT / "results" / "ledger"
+
+
+def committed_rows() -> pd.DataFrame:
+    return load_rows(rows_path("cpu", REPO_ROOT), profile=row_profile("cpu"))
+
+
+@pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
+def test_committed_samples_of_sngan_and_grand_gan_are_not_flat():
+    """Each SNGAN and GraND-GAN run spreads its pixels at least half as much as real images do, by the rows'
+    recorded statistics and by the committed sample grid itself; other methods' flat runs are reported, not hidden."""
+    rows = committed_rows()
+    for method, loss in (("sn", "ns"), ("gran", "ns")):
+        runs = rows[(rows.method == method) & (rows.loss == loss)]  # the runs finished so far
+        for run in runs.itertuples():
+            assert run.pixel_std_generated >= 0.5 * run.pixel_std_real, (method, run.seed)
+            assert grid_pixel_std(COMMITTED / run.sample_grid, 32) >= 0.5 * run.pixel_std_real, (method, run.seed)
+
+
+@pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
+def test_every_collapsed_or_flat_method_is_reported_as_failed():
+    rows = committed_rows()
+    summary = method_summary(rows)
+    sentences = findings(rows, evaluate_claims(rows, profiles()["cpu"]["min_n"]))
+
+    def named(start: str) -> list[str]:
+        (sentence,) = [s for s in sentences if s.startswith(start)]
+        return sentence.split(": ", 1)[1].rstrip(".").split(", ")
+
+    assert set(summary[summary.pixel_std_ratio_mean < 0.5].name) <= set(named("Samples flatter"))
+    (collapsed,) = [s for s in sentences if s.startswith("Collapsed runs")]
+    listed = dict(item.rsplit(" seed", 1) for item in collapsed.split(": ", 1)[1].rstrip(".").split("; ")
+                  if item != "none")
+    for run in rows[rows.diversity_generated < COLLAPSE_RATIO * rows.diversity_real].itertuples():
+        seeds = listed[method_label(f"{run.method}/{run.loss}")].lstrip("s ").split(", ")
+        assert str(run.seed) in seeds, (run.method, run.seed)
+
+
+@pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
+def test_the_rendered_ledger_shows_the_results_with_the_published_fid_apart_and_labelled(tmp_path):
+    """The study's table names methods as the paper does, in the paper's order, and puts a published FID only beside
+    the method it was measured for (WGAN-GP: pytorch-gan-collections' standard CNN), under a heading naming its source
+    and protocol, with the reasons the proxy and the published FID are not comparable."""
+    rows = committed_rows()
+    section = results_section(rows)
+    header = section.markdown.splitlines()[0]
+    methods = [line.split("|")[1].strip() for line in section.markdown.splitlines()[2:] if line.startswith("|")]
+    assert methods == [m for m in (method_label(s) for s in METHODS) if m in methods] and len(methods) == 6
+    assert "pytorch-gan-collections" in header and "100k iterations" in header
+    wgan_gp = next(line for line in section.markdown.splitlines() if line.startswith("| WGAN-GP"))
+    assert "19.83" in wgan_gp and "19.83" not in next(line for line in section.markdown.splitlines()
+                                                     if line.startswith("| SNGAN"))  # SNGAN there: hinge loss
+    assert "**" in next(line for line in section.markdown.splitlines() if line.startswith("| SNGAN"))  # lowest: bold
+    assert "not FID" in section.markdown and "JPEG-q75" in section.markdown
+    md, html = (p.read_text() for p in render_ledger(evaluate_claims(rows, 5), rows, "cpu", tmp_path))
+    assert md.index("## FD by method") < md.index("## Verdicts per claim") and "19.83" in md
+    assert "FD by method" in html and "not FID" in html and "gran/ns" not in md
+
+
+def test_fd_noise_compares_a_disjoint_sample_set_with_the_seed_spread():
+    rows = synthetic_rows(200.0).assign(fd_repeat=lambda r: r.fd + 0.5)
+    noise = fd_noise(rows)
+    assert noise["noise_median"] == pytest.approx(0.5) and noise["noise_n"] == len(rows)
+    assert noise["spread_median"] == pytest.approx(pd.Series(range(5)).std())
+
+
+@pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
+def test_rendering_the_committed_rows_again_writes_the_same_bytes(tmp_path):
+    """What notebook 41 writes from the committed rows, rendered twice: the ledger's Markdown and HTML (the pandas
+    Styler's ids included) and its figures (PNG and SVG metadata) are byte-identical, and so is the committed
+    HTML."""
+    from granlib.study.pipeline.plots import apply_theme
+
+    apply_theme()
+    rows = committed_rows()
+    curves = read_pilot_curves()
+    renders = []
+    for attempt in ("first", "second"):
+        out = tmp_path / attempt
+        written = render_ledger(evaluate_claims(rows, profiles()["cpu"]["min_n"]), rows, "cpu", out)
+        for name, figure in (("fd", fd_figure(rows)), ("pilot", pilot_figure(curves, choose_length(curves)))):
+            for suffix in ("png", "svg"):
+                figure.savefig(out / f"{name}.{suffix}")
+                written.append(out / f"{name}.{suffix}")
+        renders.append({path.name: path.read_bytes() for path in written})
+    assert renders[0].keys() == renders[1].keys() and len(renders[0]) == 6
+    for name in renders[0]:
+        assert renders[0][name] == renders[1][name], f"{name} differs between two renders"
+    assert renders[0]["ledger_images.html"] == (REPO_ROOT / "results" / "tables" / "ledger_images.html").read_bytes()
+
+
+@pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
+def test_under_smoke_every_sentence_is_stamped_no_verdict_is_stated_and_synthetic_images_are_not_called_real(
+        tmp_path):
+    """Rows rendered as smoke (here the committed ones, whose verdicts are decided) state no verdict anywhere."""
+    from granlib.study.ledger.render import NO_VERDICT, NOT_STATED
+    from granlib.study.pipeline.results import SMOKE_STAMP
+
+    rows = committed_rows()
+    table = evaluate_claims(rows, profiles()["cpu"]["min_n"])
+    sentences = findings(rows, table, smoke=True)
+    assert sentences and all(s.startswith(SMOKE_STAMP) for s in sentences)
+    assert not any("Verdicts:" in s or "supported" in s or "contradicted" in s for s in sentences)
+    assert not any("real images" in s for s in sentences) and any("real images" in s for s in findings(rows, table))
+    assert sentences[-1].endswith(NO_VERDICT) and any("Verdicts:" in s for s in findings(rows, table))
+    assert set(table.verdict) & {"supported", "contradicted"}  # what the smoke ledger must not state
+    md = render_ledger(table, rows, "smoke", tmp_path)[0].read_text()
+    assert SMOKE_STAMP in md and NO_VERDICT in md and f"| {NOT_STATED}" in md
+    assert describe(rows, "smoke").startswith(SMOKE_STAMP)
+    assert not any(f"| {verdict} " in md for verdict in ("supported", "contradicted", "inconclusive"))
+    caption = reference_caption("smoke")
+    assert "synthetic" in caption and not caption.startswith("real")
+    assert reference_caption("cpu") == "real images (held-out test split)"
+    figure = sample_grids(row_samples(rows.iloc[:0], tmp_path), torch.zeros(64, 3, 32, 32), caption)
+    texts = "".join(t.get_text() for t in figure.texts)
+    assert " ".join(figure.axes[0].get_title().split()) == caption and "real images" not in texts
+
+
+def test_the_samples_figure_keeps_every_panel_title_clear_of_the_row_above(tmp_path):
+    rows = pd.DataFrame([{"method": m.split("/")[0], "loss": m.split("/")[1], "seed": 0, "iterations": 10_000,
+                          "sample_grid": "grid.png"} for m in METHODS])
+    save_image(torch.rand(64, 3, 32, 32), tmp_path / "grid.png", nrow=8, padding=2)
+    figure = sample_grids(row_samples(rows, tmp_path), torch.zeros(64, 3, 32, 32), "real images")
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    shown = [ax for ax in figure.axes if ax.images]
+    assert len(shown) == 1 + len(METHODS) and shown[1].get_title().endswith("seed 0, iteration 10 000")
+    for lower in shown[4:]:  # the second row: its titles sit below every grid of the first
+        title = lower.title.get_window_extent(renderer)
+        assert all(title.y1 <= upper.get_window_extent(renderer).y0 for upper in shown[:4]), lower.get_title()
+
+
+def test_without_its_real_images_the_samples_panel_shows_the_committed_figure(tmp_path, capsys):
+    (tmp_path / "params").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    committed = tmp_path / "samples.png"
+    committed.write_bytes((REPO_ROOT / "results" / "figures" / "ledger_images_samples.png").read_bytes())
+    before = committed.read_bytes()
+    assert samples_panel("cpu", pd.DataFrame(), tmp_path, committed, root=tmp_path) is None
+    assert committed.read_bytes() == before  # left as it is: nothing to redraw it from
+    note = capsys.readouterr().out
+    assert f"{tmp_path / 'data' / 'cifar10-jpeg' / 'test'}" in note and "--unpack" in note
+    with pytest.raises(DatasetNotFoundError):
+        samples_panel("cpu", pd.DataFrame(), tmp_path, tmp_path / "absent.png", root=tmp_path)
+
+
+def test_the_method_summary_follows_the_papers_order_and_averages_the_per_run_measures():
+    rows = synthetic_rows(200.0).assign(pixel_std_generated=0.25, pixel_std_real=0.5, diversity_generated=0.1,
+                                        diversity_real=0.4, fd_raw=lambda r: r.fd + 1)
+    summary = method_summary(rows)
+    assert list(summary.name) == ["GraND-GAN", "GraNC-GAN", "SNGAN", "WGAN-GP", "GN-GAN", "GAN (no normalisation)"]
+    first = summary.iloc[0]
+    assert first.fd_mean == pytest.approx(202.0) and first.fd_raw_mean == pytest.approx(203.0) and first.seeds == 5
+    assert first.pixel_std_ratio_mean == pytest.approx(0.5) and first.diversity_ratio_mean == pytest.approx(0.25)
+    assert list(method_summary(rows.iloc[:0]).columns) == list(summary.columns)
