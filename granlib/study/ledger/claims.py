@@ -35,6 +35,11 @@ CLAIMS = {
     "R2": ("GraN's collapse at narrow D is D's width alone, whatever GraN does", MAP),
     "R3": ("GraN's collapse at narrow D is ε relative to D's scale (n²/ε)", MAP),
     "R4": ("GraN's collapse at narrow D is D not escaping n² ≪ ε in its first 1 000 iterations", MAP),
+    # the floored form of ours (gran_floor), in the image studies where the map found it learning where GraN collapses
+    "F1": ("The floored form of GraN (ours), R(max(n, √ε)), generates better than the paper's GraN at the same D width",
+           MAP),
+    "F2": ("The floored form of GraN (ours) improves generation over SNGAN at the same D width (P4, for our form)",
+           MAP),
 }
 # The thresholds of the bound claims, fixed before the runs.
 SHARE_LIMIT = 0.01  # P1, P3, C3: a share of points (or of segments) above 1 % is more than rounding

@@ -41,3 +41,18 @@ def test_one_diverged_seed_leaves_a_comparison_undecided_and_the_rank_test_says_
     p4 = table[(table.claim == "P4") & table.setting.str.contains("D width 16; SNGAN")]
     assert p4.verdict.tolist() == ["inconclusive"]  # Welch's interval is swamped by the diverged seed
     assert "Mann–Whitney" in p4.measurement.iloc[0]
+
+
+def test_the_floored_forms_comparisons_are_a_family_of_their_own_and_leave_the_papers_unchanged():
+    floor = synthetic_rows(gran_fd=400.0).query("method == 'gran' and loss == 'ns'").assign(
+        method="gran_floor", fd=lambda r: r.fd - 250.0)  # FD 150-154: better than GraN (400) and SNGAN (300)
+    rows = pd.concat([synthetic_rows(gran_fd=400.0), floor], ignore_index=True)
+    paper = evaluate_claims(synthetic_rows(gran_fd=400.0), min_n=5)
+    both = evaluate_claims(rows, min_n=5, methods=(*METHODS, "gran_floor/ns"))
+    ours = both[both.claim.isin(["F1", "F2"])]
+    assert list(ours.claim) == ["F1", "F2"] and set(ours.verdict) == {"supported"}
+    assert ours.measurement.str.contains("Holm-adjusted over 2").all()  # its own family of two
+    assert "GraND-GAN, K=0.1 − GraND-GAN, floored n (ours), K=0.1" in ours.setting.iloc[0]
+    unchanged = both[~both.claim.isin(["F1", "F2"])].reset_index(drop=True)
+    assert unchanged.equals(paper.reset_index(drop=True))  # the paper's family keeps its size and verdicts
+    assert not evaluate_claims(rows, min_n=5).claim.isin(["F1", "F2"]).any()  # only where the profile trains it

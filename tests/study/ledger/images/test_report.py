@@ -9,7 +9,7 @@ from granlib.project import REPO_ROOT
 from granlib.study.ledger.images.claims import evaluate_claims
 from granlib.study.ledger.images.measures import COLLAPSE_RATIO, grid_pixel_std
 from granlib.study.ledger.images.pilot import choose_length, pilot_figure, read_pilot_curves
-from granlib.study.ledger.images.protocol import METHODS, profiles, row_profile, rows_path
+from granlib.study.ledger.images.protocol import METHODS, methods_of, profiles, row_profile, rows_path
 from granlib.study.ledger.images.report import (
     describe,
     fd_figure,
@@ -106,7 +106,7 @@ def test_rendering_the_committed_rows_again_writes_the_same_bytes(tmp_path):
     renders = []
     for attempt in ("first", "second"):
         out = tmp_path / attempt
-        written = render_ledger(evaluate_claims(rows, profiles()["cpu"]["min_n"]), rows, "cpu", out)
+        written = render_ledger(evaluate_claims(rows, profiles()["cpu"]["min_n"], methods_of("cpu")), rows, "cpu", out)
         for name, figure in (("fd", fd_figure(rows)), ("pilot", pilot_figure(curves, choose_length(curves)))):
             for suffix in ("png", "svg"):
                 figure.savefig(out / f"{name}.{suffix}")
