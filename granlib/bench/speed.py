@@ -311,7 +311,14 @@ def main(argv: list[str] | None = None) -> dict:
     if args.table:
         reports = [(json.loads(Path(path).read_text()), label) for path, _, label in
                    (item.partition("=") for item in args.table)]
-        print("\n".join([TABLE_HEADER, *(row for report, label in reports for row in markdown_rows(report, label))]))
+        cpu_reports = [report for report, _ in reports if report.get("device") == "cpu"]  # granlib.bench.cpu's layout
+        reports = [(report, label) for report, label in reports if report.get("device") != "cpu"]
+        if cpu_reports:
+            print("\n".join([cpu_bench.TABLE_HEADER, *(row for report in cpu_reports
+                                                      for row in cpu_bench.markdown_rows(report))]))
+        if reports:
+            print("\n".join([TABLE_HEADER, *(row for report, label in reports
+                                              for row in markdown_rows(report, label))]))
         ablations = [row for report, label in reports for row in ablation_rows(report, label)]
         if ablations:
             print("\n" + "\n".join([ABLATION_HEADER, *ablations]))

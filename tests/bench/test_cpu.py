@@ -8,7 +8,7 @@ from granlib.bench import speed as bench
 from granlib.project import REPO_ROOT
 
 
-def test_cpu_bench_times_every_path_side_by_side_and_writes_json(tmp_path):
+def test_cpu_bench_times_every_path_side_by_side_and_writes_json(tmp_path, capsys):
     out = tmp_path / "cpu.json"
     report = bench.main(["--device", "cpu", "--settings", "study_64_8", "--threads", "1", "--rounds", "2",
                          "--warmup", "0", "--peer", "", "--out", str(out)])
@@ -31,6 +31,9 @@ def test_cpu_bench_times_every_path_side_by_side_and_writes_json(tmp_path):
     assert "bf16_fast_over_gngan_code" not in row["ratios"]  # no peer, no peer column
     rows = cpu.markdown_rows(saved)
     assert len(rows) == 1 and rows[0].startswith("| 64/8, 32/32 | 1 |") and rows[0].count("|") == 10
+    capsys.readouterr()
+    assert bench.main(["--table", str(out)]) == {}  # a CPU file prints under the CPU table's header
+    assert capsys.readouterr().out.splitlines() == [*cpu.TABLE_HEADER.splitlines(), *rows]
 
 
 def test_the_gngan_code_joins_the_published_setting_only(tmp_path):
