@@ -34,14 +34,22 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+CODE_PATHS = ("granlib", "params", "pyproject.toml")  # what a run's result depends on, for git_commit's "+dirty"
+
+
 @functools.cache
 def git_commit() -> str | None:
-    """The commit of the checkout granlib runs from, with '+dirty' when files differ from it; None outside git.
+    """The commit of the checkout granlib runs from, with '+dirty' when its code (``CODE_PATHS``) differs from it;
+    None outside git.
 
     Read once per process, when this module is imported (with the rest of granlib's code): a commit made while a
     long study runs does not change the code that process had loaded, so it must not change what its rows say.
     """
-    root = Path(__file__).resolve().parents[2]  # granlib/training/ -> the checkout
+    return checkout_commit(Path(__file__).resolve().parents[2])  # granlib/training/ -> the checkout
+
+
+def checkout_commit(root: Path) -> str | None:
+    """HEAD of the git checkout at ``root``, '+dirty' when a tracked file under ``CODE_PATHS`` differs from it."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
@@ -50,10 +58,12 @@ def git_commit() -> str | None:
         return None
     # The first status of a fresh checkout re-reads every tracked file to refresh its index: on a loaded machine that
     # took over 10 s, and a timeout here once left a study's rows without their commit. Wait for it, and say so if
-    # it still does not answer rather than dropping the commit.
+    # it still does not answer rather than dropping the commit. Only what decides a run counts: the rows and
+    # figures a study appends to results/ while it runs would otherwise mark every row after its first "+dirty".
     try:
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                                capture_output=True, text=True, timeout=600)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                 *(f":(top){path}" for path in CODE_PATHS)],
+                                cwd=root, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
         return commit.stdout.strip() + "+status-unknown"
     return commit.stdout.strip() + ("+dirty" if status.stdout.strip() else "")

@@ -19,6 +19,26 @@ def test_git_commit_names_this_checkout():
     assert commit.startswith(head)
 
 
+def test_only_code_makes_a_commit_dirty(tmp_path):
+    """Rows appended to results/ while a study runs leave its commit clean; an edit to the package does not."""
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    for name in ("granlib/code.py", "params/study.yaml", "results/rows.jsonl"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("first\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "results/rows.jsonl").write_text("first\nsecond\n")
+    assert versions.checkout_commit(tmp_path) == head
+    (tmp_path / "params/study.yaml").write_text("changed\n")
+    assert versions.checkout_commit(tmp_path) == head + "+dirty"
+    assert versions.checkout_commit(tmp_path / "results") == head + "+dirty"  # from any folder of the checkout
+    assert versions.checkout_commit(tmp_path.parent / "elsewhere-not-a-repo-") is None
+
+
 def no_git(*args, **kwargs):
     raise FileNotFoundError("git")
 

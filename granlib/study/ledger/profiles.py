@@ -11,6 +11,7 @@ from granlib.project import REPO_ROOT, project_root
 from granlib.study.pipeline.profiles import ProfileError, anchor_paths, parse, shown, suggest
 
 PROFILES_DIR = REPO_ROOT / "params" / "ledger"
+DATASET = "cifar10"  # what the image studies' folder stands for (rows carry its variant label)
 
 
 @dataclass(frozen=True)

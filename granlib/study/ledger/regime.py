@@ -37,8 +37,8 @@ from granlib.jsonl import read_jsonl
 from granlib.normalizers import method_label
 from granlib.study.instruments.seeds import StudySeeds
 from granlib.study.ledger.images.measures import COLLAPSE_RATIO, pixel_std, train_seconds
-from granlib.study.ledger.images.protocol import DATASET
-from granlib.study.ledger.profiles import anchored_params, load_profiles
+from granlib.study.ledger.profiles import DATASET, anchored_params
+from granlib.study.ledger.regime_profiles import profiles, row_profile, rows_path
 from granlib.study.pipeline.experiments import PlannedRun, plan_run, provenance, run_and_evaluate
 from granlib.study.pipeline.results import append_row, load_rows
 from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, print_plan, study_lock
@@ -46,7 +46,6 @@ from granlib.training.loop import NonFiniteLossError
 from granlib.training.probes import PROBE_SETS, sample_diversity
 from granlib.training.run_dir import load_ema_generator, saved_config
 
-ROWS_FILE = "regime_map.jsonl"
 TRAPPED_SHARE = 0.5  # a run is trapped at a log when either probe set's trap share exceeds one half (RULE.md)
 SETTLE_ITERATIONS = 1000  # a run's collapse status on the probes must hold over its last 1 000 iterations
 
@@ -54,11 +53,6 @@ SETTLE_ITERATIONS = 1000  # a run's collapse status on the probes must hold over
 # measured on the 2-core machine with the other core idle (2026-12-06); the proxy extracts ~12 images/s per core.
 SECONDS_PER_ITERATION = {8: 0.100, 12: 0.165, 16: 0.212}
 SECONDS_PER_EVALUATED_IMAGE = 0.08
-
-
-def profiles() -> dict[str, dict]:
-    """The map's profiles (``params/ledger/regime.yaml``), read when asked for."""
-    return load_profiles("regime")
 
 
 @dataclass(frozen=True)
@@ -96,18 +90,6 @@ def cell_params(settings: dict, cell: Cell, profile: str, root: Path | None = No
 def plan(settings: dict) -> list[tuple[Cell, int]]:
     """(cell, seed) in protocol order: every cell of seed 0 first, then seed 1, …"""
     return [(cell, seed) for seed in range(settings["seeds"]) for cell in cells(settings)]
-
-
-def row_profile(profile: str) -> str:
-    """What a row of ``profile`` records as its profile: 'regime-map'."""
-    return f"regime-{profile}"
-
-
-def rows_path(profile: str, root: Path | None = None, **where: str | Path) -> Path:
-    """The rows file of ``profile`` (``where``: a ``results_dir`` override); several profiles share it, so read it
-    with :func:`granlib.study.pipeline.results.load_rows` and ``profile=row_profile(profile)``."""
-    settings = profiles()[profile]
-    return Path(anchored_params(settings, profile, root, where.get("results_dir"))["results_dir"]) / ROWS_FILE
 
 
 def measured_runs(profile: str, root: Path | None = None, **where: str | Path) -> set[tuple[str, int]]:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from granlib.normalizers import method_label, parse_method
 from granlib.study.ledger.images.measures import measure_run
-from granlib.study.ledger.profiles import anchored_params, load_profiles
+from granlib.study.ledger.precision_check import require_proven
+from granlib.study.ledger.profiles import DATASET, anchored_params, load_profiles
 from granlib.study.pipeline.experiments import plan_run, run_and_evaluate
 from granlib.study.pipeline.row_store import study_lock
 
 # The paper's comparison: GraN with both losses against each baseline it names, at each normaliser's default K.
 METHODS = ("gran/ns", "gran/wasserstein", "sn/ns", "gp/wasserstein", "gn/ns", "none/ns")
-DATASET = "cifar10"  # what the image folder stands for (rows carry its variant label)
 ROWS_FILE = "ledger_images.jsonl"
 
 # Seconds per iteration behind --plan's estimate. CPU: the pilot's medians (seed 1, two processes sharing the two
@@ -89,6 +89,7 @@ def run_study(profile: str, shard: tuple[int, int] = (0, 1), root: Path | None =
     """Train, evaluate and measure every missing run of ``profile`` (this shard's share); returns the rows file.
     ``where``: ``results_dir``/``runs_dir`` overrides (:func:`study_params`)."""
     settings = profiles()[profile]
+    require_proven(settings["model_overrides"].get("precision", "fp32"), settings["device"], root)
     params = study_params(profile, root, **where)
     path = rows_path(profile, root, **where)
     index, count = shard

@@ -1,16 +1,18 @@
 """Does bf16 on the CPU fast path change results? The comparison of ``results/bench/bf16_rule.md``, computed from
 the regime map's rows: SNGAN and GraND-GAN at D width 16, 3 seeds in fp32 and in bf16, paired by seed.
 
-``python -m granlib.bench.precision_check`` prints the table and the verdict.
+``python -m granlib.study.ledger.precision_check`` prints the table and the verdict; :func:`require_proven` is the
+gate through which a CPU study profile trains in bf16 (only after the verdict "does not change results").
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pandas as pd
 
-from granlib.study.ledger import regime
+from granlib.study.ledger import regime_profiles as regime
 from granlib.study.ledger.statistics import rank_p_value
 from granlib.study.pipeline.results import load_rows
 
@@ -19,6 +21,7 @@ ARMS = {("SNGAN", "fp32"): ("bf16_check", "w16-sn"), ("SNGAN", "bf16"): ("bf16_c
         ("GraND-GAN", "fp32"): ("map", "w16"), ("GraND-GAN", "bf16"): ("bf16_check", "w16-bf16")}
 MEASURES = {"fd": "FD-EffNetLite0 of EMA-G", "diversity_generated": "sample diversity of EMA-G"}
 SEEDS = 3
+PASSED = "does not change results"  # the verdict that lets a CPU study train in bf16
 
 
 def arms(rows_by_profile: dict[str, pd.DataFrame]) -> dict[tuple[str, str], pd.DataFrame]:
@@ -60,13 +63,34 @@ def verdict(table: pd.DataFrame) -> str:
         return "changes results"
     if (table.holds == "pending").any():
         return "pending"
-    return "does not change results"
+    return PASSED
+
+
+class UnprovenPrecisionError(RuntimeError):
+    """A CPU study asked for bf16 before the fp32-against-bf16 comparison passed."""
+
+
+def committed_rows(root: Path | None = None) -> dict[str, pd.DataFrame]:
+    """The rows the comparison reads: the regime map's (GraND-GAN's fp32 arm) and the check's own."""
+    return {profile: load_rows(regime.rows_path(profile, root), profile=regime.row_profile(profile))
+            for profile in ("map", "bf16_check")}
+
+
+def require_proven(precision: str, device: str, root: Path | None = None) -> None:
+    """Refuse to train a study in bf16 on the CPU unless the committed comparison's verdict is "does not change
+    results". Other precisions and devices pass: the comparison was made for the CPU's bf16 only."""
+    if precision != "bf16" or device != "cpu":
+        return
+    found = verdict(comparison(committed_rows(root)))
+    if found != PASSED:
+        raise UnprovenPrecisionError(
+            f"this study trains in bf16 on the CPU, but the fp32-against-bf16 comparison's verdict is {found!r} "
+            "(rule: results/bench/bf16_rule.md; `python -m granlib.study.ledger.regime --profile bf16_check` runs "
+            "it): train in fp32 until it passes")
 
 
 def main() -> int:
-    rows = {profile: load_rows(regime.rows_path(profile), profile=regime.row_profile(profile))
-            for profile in ("map", "bf16_check")}
-    table = comparison(rows)
+    table = comparison(committed_rows())
     print(table.to_string(index=False))
     print(f"verdict: bf16 {verdict(table)} (rule: results/bench/bf16_rule.md)")
     return 0
