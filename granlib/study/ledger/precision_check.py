@@ -89,10 +89,14 @@ def require_proven(precision: str, device: str, root: Path | None = None) -> Non
             "it): train in fp32 until it passes")
 
 
+def markdown(table: pd.DataFrame) -> str:
+    """The comparison as results/bench/README.md shows it, then its verdict."""
+    return (table.to_markdown(index=False, floatfmt=".4g") + "\n\n"
+            + f"Verdict: bf16 **{verdict(table)}** (rule: `results/bench/bf16_rule.md`).")
+
+
 def main() -> int:
-    table = comparison(committed_rows())
-    print(table.to_string(index=False))
-    print(f"verdict: bf16 {verdict(table)} (rule: results/bench/bf16_rule.md)")
+    print(markdown(comparison(committed_rows())))
     return 0
 
 

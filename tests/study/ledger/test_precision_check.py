@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import pytest
 
@@ -57,3 +59,10 @@ def test_a_cpu_study_trains_in_bf16_only_after_the_comparison_passed(monkeypatch
 
 def test_the_committed_rows_are_read_and_give_a_verdict():
     assert check.verdict(check.comparison(check.committed_rows())) in {check.PASSED, "pending", "changes results"}
+
+
+def test_the_markdown_table_ends_with_the_verdict_and_shows_each_arms_mean():
+    text = check.markdown(check.comparison(rows([103.0, 108.0, 125.0])))
+    assert text.splitlines()[0].startswith("| method ") and "| SNGAN " in text
+    assert re.search(r"\|\s+110\s+\|\s+112\s+\|\s+2\s+\|", text)  # SNGAN's FD: fp32 and bf16 means, paired difference
+    assert text.endswith("Verdict: bf16 **does not change results** (rule: `results/bench/bf16_rule.md`).")
