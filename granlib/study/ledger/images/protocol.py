@@ -24,6 +24,9 @@ SECONDS_PER_ITERATION = {("cpu", "gran"): 0.100, ("cpu", "gn"): 0.100, ("cpu", "
 SECONDS_PER_EVALUATED_IMAGE = {"cpu": 0.1, "cuda": 0.001}
 BASE_NDF = 8  # the D width of the measured rates above; a wider D scales them by (ndf / 8)^WIDTH_EXPONENT
 WIDTH_EXPONENT = 1.1  # GraN at D widths 8, 12, 16 on one idle core: 0.10, 0.165, 0.21 s per iteration
+# training-time speed-up of a precision over the rates above: the bf16 fast path over the fp32 one at G/D 64/16, one
+# idle thread (results/bench/2026-12-07_cpu_bench_idle.json)
+PRECISION_SPEEDUP = {("cpu", "bf16"): 1.47}
 
 
 def profiles() -> dict[str, dict]:
@@ -72,6 +75,7 @@ def estimated_seconds(profile: str, skipped: set[tuple[str, int]] = frozenset())
     settings = profiles()[profile]
     device = settings["device"]
     width = (settings["model_overrides"].get("ndf", BASE_NDF) / BASE_NDF) ** WIDTH_EXPONENT if device == "cpu" else 1
+    width /= PRECISION_SPEEDUP.get((device, settings["model_overrides"].get("precision", "fp32")), 1.0)
     total = 0.0
     for method, seed in plan(settings["seeds"], methods_of(profile)):
         if (method, seed) in skipped:
