@@ -28,8 +28,15 @@ def evaluate_claims(rows: pd.DataFrame, min_n: int, methods: tuple[str, ...] = M
     if not len(rows):
         return verdict_table([])
     rows = rows.rename(columns={"fd": "fd_effnet"})
+    # a ledger holds one setting: its verdicts are labelled with the D width and, where not fp32, the precision
+    for column in ("ndf", "precision"):
+        if column in rows and rows[column].nunique(dropna=False) > 1:
+            raise ValueError(f"rows of several {column} values ({sorted(map(str, rows[column].unique()))}): "
+                             "a ledger's verdicts hold at one setting; evaluate each apart")
     width = rows.ndf.iloc[0] if "ndf" in rows else None
-    setting = str(rows.dataset.iloc[0]) + ("" if pd.isna(width) else f", D width {int(width)}")  # verdicts: at it
+    precision = str(rows.precision.iloc[0]) if "precision" in rows else "fp32"
+    setting = (str(rows.dataset.iloc[0]) + ("" if pd.isna(width) else f", D width {int(width)}")
+               + ("" if precision == "fp32" else f", {precision}"))
 
     def bound(check: str, method: str) -> dict:
         return bound_claim(check, rows, DATASET, setting, group(method), min_n, unit="images")

@@ -1,4 +1,5 @@
 import pandas as pd
+import pytest
 
 from granlib.normalizers import default_K
 from granlib.study.ledger.images.claims import evaluate_claims
@@ -34,6 +35,17 @@ def test_image_verdicts_follow_the_fd_under_holm_and_need_five_seeds():
 def test_every_verdict_names_the_d_width_it_holds_at():
     table = evaluate_claims(synthetic_rows(gran_fd=200.0), min_n=5)
     assert table.setting.str.startswith("CIFAR-10 (JPEG-q75 copy), D width 16; ").all()
+    bf16 = evaluate_claims(synthetic_rows(gran_fd=200.0).assign(precision="bf16"), min_n=5)
+    assert bf16.setting.str.startswith("CIFAR-10 (JPEG-q75 copy), D width 16, bf16; ").all()
+
+
+def test_rows_of_two_widths_or_precisions_are_never_judged_together():
+    rows = synthetic_rows(gran_fd=200.0).assign(precision="fp32")
+    for column, other in (("ndf", 8), ("precision", "bf16")):
+        mixed = rows.copy()
+        mixed.loc[mixed.seed == 0, column] = other  # one seed of every method at the other setting
+        with pytest.raises(ValueError, match=column):
+            evaluate_claims(mixed, min_n=5)
 
 
 def test_one_diverged_seed_leaves_a_comparison_undecided_and_the_rank_test_says_so():
