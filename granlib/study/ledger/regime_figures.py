@@ -20,8 +20,9 @@ def form_of(cell: Cell) -> str:
 
 
 def phase_figure(rows: pd.DataFrame, cells: list[Cell], seeds: int, stamp: str = "") -> plt.Figure:
-    """One square per cell (D width across, form of GraN down): colour = share of its seeds that collapsed, text =
-    collapsed/finished seeds and the final FD (mean ± std); grey where no seed has finished."""
+    """One square per cell (D width across, form of GraN down): colour = share of its decided seeds (collapsed or
+    learned) that collapsed, text = collapsed/decided seeds, the final FD (mean ± std) and any unsettled or diverged
+    seeds; grey where no seed has finished or none was decided."""
     widths = sorted({cell.ndf for cell in cells})
     forms = list(dict.fromkeys(form_of(cell) for cell in cells))
     runs = run_outcomes(rows)
@@ -29,16 +30,19 @@ def phase_figure(rows: pd.DataFrame, cells: list[Cell], seeds: int, stamp: str =
     for cell in cells:
         x, y = widths.index(cell.ndf), forms.index(form_of(cell))
         part = runs[runs.cell == cell.name]
-        if len(part):
-            share = float((part.outcome == "collapsed").mean())
-            colour = COLLAPSE_COLOURS(share)
-            fd = f"FD {part.fd.mean():.0f}" + (f" ± {part.fd.std():.0f}" if len(part) > 1 else "")
-            text = f"{int((part.outcome == 'collapsed').sum())}/{len(part)} collapsed\n{fd}"
-            for other in ("unsettled", "diverged"):
-                if (part.outcome == other).any():
-                    text += f"\n{int((part.outcome == other).sum())} {other}"
+        decided = part[part.outcome.isin(["collapsed", "learned"])]  # unsettled and diverged runs count for neither
+        fds = part.fd.dropna()
+        if len(decided):
+            collapsed = int((decided.outcome == "collapsed").sum())
+            colour = COLLAPSE_COLOURS(collapsed / len(decided))
+            text = f"{collapsed}/{len(decided)} collapsed"
         else:
-            colour, text = "0.85", "running"
+            colour, text = "0.85", "running" if not len(part) else "no seed decided"
+        if len(fds):
+            text += f"\nFD {fds.mean():.0f}" + (f" ± {fds.std():.0f}" if len(fds) > 1 else "")
+        for other in ("unsettled", "diverged"):
+            if (part.outcome == other).any():
+                text += f"\n{int((part.outcome == other).sum())} {other}"
         ax.add_patch(plt.Rectangle((x - 0.48, y - 0.45), 0.96, 0.9, color=colour))
         ax.text(x, y, text + ("" if len(part) >= seeds or not len(part) else f"\n({seeds - len(part)} to come)"),
                 ha="center", va="center", fontsize=8)
@@ -52,9 +56,10 @@ def phase_figure(rows: pd.DataFrame, cells: list[Cell], seeds: int, stamp: str =
     first = rows.iloc[0] if len(rows) else None
     iterations = "" if first is None else f"{int(first.iterations):,}".replace(",", " ")
     protocol = "" if first is None else f"{first.dataset}, {iterations} iterations, {first.metric} of EMA-G"
-    ax.set_title(f"{stamp}Where GraND-GAN collapses: share of seeds collapsed per cell\n{protocol}", fontsize=10)
+    ax.set_title(f"{stamp}Where GraND-GAN collapses: share of decided seeds collapsed per cell\n{protocol}",
+                 fontsize=10)
     mappable = plt.cm.ScalarMappable(cmap=COLLAPSE_COLOURS, norm=plt.Normalize(0, 1))
-    fig.colorbar(mappable, ax=ax, label="share of seeds collapsed", fraction=0.05)
+    fig.colorbar(mappable, ax=ax, label="share of decided seeds collapsed", fraction=0.05)
     fig.tight_layout()
     return fig
 

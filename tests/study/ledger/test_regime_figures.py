@@ -24,6 +24,9 @@ def test_the_phase_figure_writes_each_cells_collapses_and_fd_and_marks_cells_sti
     assert "2/2 collapsed\nFD 410 ± 14\n(1 to come)" in texts(fig)
     assert "0/1 collapsed\nFD 230\n(2 to come)" in texts(fig) and "running" in texts(fig)
     ax = fig.axes[0]
+    diverged = rows().assign(collapsed=False, fd=float("nan"), diverged_at=[4000, 4100, None])
+    shown = texts(figures.phase_figure(diverged, CELLS, seeds=3))
+    assert "no seed decided\n2 diverged\n(1 to come)" in shown  # grey, not counted as learned
     assert [t.get_text() for t in ax.get_xticklabels()] == ["8", "16"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["GraND-GAN", "GraND-GAN, floored n (ours)"]
     assert "5 000 iterations" in ax.get_title() and ax.get_xlabel().startswith("D base width")
