@@ -42,6 +42,7 @@ from granlib.study.ledger.regime_profiles import profiles, row_profile, rows_pat
 from granlib.study.pipeline.experiments import PlannedRun, plan_run, provenance, run_and_evaluate
 from granlib.study.pipeline.results import append_row, load_rows
 from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, print_plan, study_lock
+from granlib.study.pipeline.study_cli import train_shard
 from granlib.training.loop import NonFiniteLossError
 from granlib.training.probes import PROBE_SETS, sample_diversity
 from granlib.training.run_dir import load_ema_generator, saved_config
@@ -262,10 +263,11 @@ def main(argv: list[str] | None = None) -> int:
         print_plan([(f"{cell.name}: {cell.label}, seed {seed}", (cell.name, seed) in measured) for cell, seed in todo],
                    shard)
         return 0
-    if settings["device"] == "cpu":
-        torch.set_num_threads(1)  # one process per core: shards share the cores without contention
     if not args.collect:
-        run_map(args.profile, shard, log=lambda line: print(line, flush=True))
+        status = train_shard(settings["device"],
+                             lambda: run_map(args.profile, shard, log=lambda line: print(line, flush=True)))
+        if status:
+            return status
     print(f"probe curves: {collect_probe_curves(args.profile)}")
     rows = load_rows(rows_path(args.profile), profile=row_profile(args.profile))
     print(f"rows: {rows_path(args.profile)} ({len(rows)} of {len(todo)})")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
 from granlib.normalizers import method_label
 from granlib.project import project_root
 from granlib.study.ledger import images
@@ -25,6 +23,7 @@ from granlib.study.ledger.images.protocol import (
 from granlib.study.ledger.images.report import render_ledger
 from granlib.study.pipeline.results import load_rows
 from granlib.study.pipeline.row_store import parse_shard, print_plan
+from granlib.study.pipeline.study_cli import train_shard
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,10 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         print_plan([(f"{method_label(method)}, seed {seed}", (method, seed) in measured) for method, seed in todo],
                    shard)
         return 0
-    if settings["device"] == "cpu":
-        torch.set_num_threads(1)  # one process per core: shards share the cores without contention
     if not args.render_only:
-        run_study(args.profile, shard, log=lambda line: print(line, flush=True))
+        status = train_shard(settings["device"],
+                             lambda: run_study(args.profile, shard, log=lambda line: print(line, flush=True)))
+        if status:
+            return status
     rows = load_rows(rows_path(args.profile), profile=row_profile(args.profile))
     table = evaluate_claims(rows, settings["min_n"], methods_of(args.profile))
     for path in render_ledger(table, rows, args.profile, project_root() / settings["tables_dir"]):
