@@ -33,7 +33,9 @@ def test_the_in_regime_study_is_the_cpu_study_at_a_wider_d_with_rows_of_its_own(
     assert regime16["model_overrides"]["ndf"] == 16 > cpu["model_overrides"]["ndf"]
     same = ("iterations", "seeds", "n_eval", "n_real", "dataset_override", "eval_dataset_override", "min_n")
     assert all(regime16[key] == cpu[key] for key in same)
-    assert {**regime16["model_overrides"], "ndf": 8} == cpu["model_overrides"]  # G, batches, EMA, lengths alike
+    changed = ("ndf", "precision")  # a wider D, and bf16 once the comparison passed (below)
+    assert ({k: v for k, v in regime16["model_overrides"].items() if k not in changed}
+            == {k: v for k, v in cpu["model_overrides"].items() if k not in changed})  # G, batches, EMA, lengths
     assert rows_path("regime16", REPO_ROOT) != rows_path("cpu", REPO_ROOT)  # the two widths never share a file
     assert regime16["figures_dir"] != cpu["figures_dir"]  # nor overwrite each other's figures
     assert estimated_seconds("regime16") > 1.5 * estimated_seconds("cpu")  # a wider D costs more per iteration
@@ -77,3 +79,11 @@ def test_a_study_run_leaves_a_row_with_provenance_and_d_measurements_and_a_rerun
     assert (path.parent / row["sample_grid"]).is_file()
     run_study("smoke", root=tmp_path, log=lambda line: None, **where)
     assert path.read_text() == first
+
+
+def test_every_cpu_profile_in_bf16_has_the_passed_comparison_behind_it():
+    from granlib.study.ledger.precision_check import require_proven
+
+    for settings in profiles().values():
+        require_proven(settings["model_overrides"].get("precision", "fp32"), settings["device"], REPO_ROOT)
+    assert profiles()["cpu"]["model_overrides"].get("precision", "fp32") == "fp32"  # the committed fp32 study's
