@@ -12,6 +12,7 @@ from granlib.study.ledger.images.protocol import (
     rows_path,
     run_study,
 )
+from granlib.study.ledger.precision_check import require_proven
 from granlib.study.pipeline.results import ROW_KEYS, load_rows
 
 
@@ -82,8 +83,6 @@ def test_a_study_run_leaves_a_row_with_provenance_and_d_measurements_and_a_rerun
 
 
 def test_every_cpu_profile_in_bf16_has_the_passed_comparison_behind_it():
-    from granlib.study.ledger.precision_check import require_proven
-
     for settings in profiles().values():
         require_proven(settings["model_overrides"].get("precision", "fp32"), settings["device"], REPO_ROOT)
     assert profiles()["cpu"]["model_overrides"].get("precision", "fp32") == "fp32"  # the committed fp32 study's
