@@ -91,7 +91,11 @@ def require_proven(precision: str, device: str, root: Path | None = None) -> Non
 
 def markdown(table: pd.DataFrame) -> str:
     """The comparison as results/bench/README.md shows it, then its verdict."""
-    return (table.to_markdown(index=False, floatfmt=".4g") + "\n\n"
+    columns = ["method", "measure", "seeds", "fp32 mean", "bf16 mean", "mean paired difference", "fp32 seed spread",
+               "rank test p", "collapsed fp32 / bf16", "holds"]
+    table = table.reindex(columns=columns)  # the same columns while some arms are pending ("–")
+    table = table.astype(object).where(table.notna(), None)  # tabulate writes missingval for None, not for NaN
+    return (table.to_markdown(index=False, floatfmt=".4g", missingval="–") + "\n\n"
             + f"Verdict: bf16 **{verdict(table)}** (rule: `results/bench/bf16_rule.md`).")
 
 

@@ -3,6 +3,7 @@ import re
 import pandas as pd
 import pytest
 
+from granlib.project import REPO_ROOT
 from granlib.study.ledger import precision_check as check
 from granlib.study.ledger.images import protocol
 
@@ -57,8 +58,12 @@ def test_a_cpu_study_trains_in_bf16_only_after_the_comparison_passed(monkeypatch
     check.require_proven("bf16", "cpu")  # passed: allowed
 
 
-def test_the_committed_rows_are_read_and_give_a_verdict():
-    assert check.verdict(check.comparison(check.committed_rows())) in {check.PASSED, "pending", "changes results"}
+def test_the_bench_readme_shows_the_committed_comparison_and_its_verdict():
+    """results/bench/README.md holds the table and verdict the committed rows give, once every arm is complete."""
+    table = check.comparison(check.committed_rows(REPO_ROOT))
+    if check.verdict(table) == "pending":
+        pytest.skip("an arm of the comparison has fewer than 3 rows")
+    assert check.markdown(table) in (REPO_ROOT / "results" / "bench" / "README.md").read_text()
 
 
 def test_the_markdown_table_ends_with_the_verdict_and_shows_each_arms_mean():
@@ -66,3 +71,10 @@ def test_the_markdown_table_ends_with_the_verdict_and_shows_each_arms_mean():
     assert text.splitlines()[0].startswith("| method ") and "| SNGAN " in text
     assert re.search(r"\|\s+110\s+\|\s+112\s+\|\s+2\s+\|", text)  # SNGAN's FD: fp32 and bf16 means, paired difference
     assert text.endswith("Verdict: bf16 **does not change results** (rule: `results/bench/bf16_rule.md`).")
+
+
+def test_a_pending_arm_shows_dashes_in_the_same_columns():
+    text = check.markdown(check.comparison(rows([103.0, 108.0])))
+    header, _, sn_fd, *_ = text.splitlines()
+    assert header.split("|")[-2].strip() == "holds" and "fp32 mean" in header
+    assert sn_fd.split("|")[4].strip() == "–" and sn_fd.split("|")[-2].strip() == "pending"
