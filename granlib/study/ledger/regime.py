@@ -36,6 +36,7 @@ from granlib.evaluation.features import metric_label
 from granlib.jsonl import read_jsonl
 from granlib.normalizers import method_label
 from granlib.study.instruments.seeds import StudySeeds
+from granlib.study.ledger.estimate import Estimate, PlannedCost, estimate, run_kind
 from granlib.study.ledger.images.measures import COLLAPSE_RATIO, pixel_std, train_seconds
 from granlib.study.ledger.profiles import DATASET, anchored_params
 from granlib.study.ledger.regime_profiles import profiles, row_profile, rows_path
@@ -49,12 +50,6 @@ from granlib.training.run_dir import load_ema_generator, saved_config
 
 TRAPPED_SHARE = 0.5  # a run is trapped at a log when either probe set's trap share exceeds one half (RULE.md)
 SETTLE_ITERATIONS = 1000  # a run's collapse status on the probes must hold over its last 1 000 iterations
-
-# Seconds per GraN iteration behind --plan's estimate, by D base width: one thread, G width 64, batch 32, fp32,
-# measured on the 2-core machine with the other core idle (2026-12-06); the proxy extracts ~12 images/s per core.
-SECONDS_PER_ITERATION = {8: 0.100, 12: 0.165, 16: 0.212}
-SECONDS_PER_EVALUATED_IMAGE = 0.08
-
 
 @dataclass(frozen=True)
 class Cell:
@@ -102,11 +97,15 @@ def measured_runs(profile: str, root: Path | None = None, **where: str | Path) -
                         rows_file=path).measured}
 
 
-def estimated_seconds(settings: dict, skipped: set[tuple[str, int]] = frozenset()) -> float:
-    """Training and evaluation time of the runs other than ``skipped`` (one process, measured rates)."""
-    evaluation = (settings["n_eval"] + settings["pixel_images"]) * SECONDS_PER_EVALUATED_IMAGE
-    return sum(settings["iterations"] * SECONDS_PER_ITERATION.get(cell.ndf, max(SECONDS_PER_ITERATION.values()))
-               + evaluation for cell, seed in plan(settings) if (cell.name, seed) not in skipped)
+def estimated(profile: str, skipped: set[tuple[str, int]] = frozenset(), rows: pd.DataFrame | None = None,
+              **where: str | Path) -> Estimate:
+    """Training and evaluation time of the runs other than ``skipped`` (one process), at the rates that ``rows``
+    measured (default: every row of the map's rows file), reference rates for kinds without one."""
+    settings = profiles()[profile]
+    evaluated = settings["n_eval"] + settings["pixel_images"]  # the FD's samples and the diversity's
+    runs = [PlannedCost(run_kind(settings["device"], cell.method, cell.ndf, cell.precision), settings["iterations"],
+                        evaluated) for cell, seed in plan(settings) if (cell.name, seed) not in skipped]
+    return estimate(runs, load_rows(rows_path(profile, **where)) if rows is None else rows)
 
 
 def probe_summary(records: list[dict], iterations: int) -> dict:
@@ -254,11 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = known[args.profile]
     todo = plan(settings)
     measured = measured_runs(args.profile)
-    hours = estimated_seconds(settings, measured) / 3600
     print(f"{args.profile}: {len(todo)} runs ({len(cells(settings))} cells × {settings['seeds']} seeds) of "
           f"{settings['iterations']} iterations, {len(measured)} with a row already, {len(todo) - len(measured)} to "
-          f"train; estimated {hours:.1f} h of {settings['device']} time for one process (n processes: about 1/n "
-          "each)", flush=True)
+          f"train; {estimated(args.profile, measured).describe(settings['device'])}", flush=True)
     if args.plan:
         print_plan([(f"{cell.name}: {cell.label}, seed {seed}", (cell.name, seed) in measured) for cell, seed in todo],
                    shard)

@@ -56,7 +56,7 @@ from granlib.study.ledger.images.protocol import (
     DATASET,
     METHODS,
     ROWS_FILE,
-    estimated_seconds,
+    estimated,
     measured_runs,
     methods_of,
     plan,
@@ -79,7 +79,7 @@ from granlib.study.ledger.images.report import (
 )
 
 __all__ = ["COLLAPSE_RATIO", "DATASET", "IMAGE_RULE", "METHODS", "ROWS_FILE", "NoLengthError", "choose_length",
-           "describe", "ema_initial_share", "estimated_seconds", "evaluate_claims", "fd_figure", "fd_noise",
+           "describe", "ema_initial_share", "estimated", "evaluate_claims", "fd_figure", "fd_noise",
            "findings", "grid_pixel_std", "group", "measure_run", "measured_runs", "method_summary", "methods_of",
            "pilot_curves", "pilot_curves_path", "pilot_figure", "pixel_std", "plan", "profiles", "read_pilot_curves",
            "reference_caption", "render_ledger", "row_profile", "row_samples", "rows_path", "run_study",

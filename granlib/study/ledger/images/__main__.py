@@ -11,7 +11,7 @@ from granlib.project import project_root
 from granlib.study.ledger import images
 from granlib.study.ledger.images.claims import evaluate_claims
 from granlib.study.ledger.images.protocol import (
-    estimated_seconds,
+    estimated,
     measured_runs,
     methods_of,
     plan,
@@ -42,10 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = studies[args.profile]
     todo = plan(settings["seeds"], methods_of(args.profile))
     measured = measured_runs(args.profile)
-    hours = estimated_seconds(args.profile, measured) / 3600
+    cost = estimated(args.profile, measured)
     print(f"{args.profile}: {len(todo)} runs of {settings['iterations']} iterations, {len(measured)} with a row "
-          f"already (nothing to train), {len(todo) - len(measured)} to train; estimated {hours:.1f} h of "
-          f"{settings['device']} time for one process at measured rates (n processes: about 1/n each)", flush=True)
+          f"already (nothing to train), {len(todo) - len(measured)} to train; {cost.describe(settings['device'])}",
+          flush=True)
     if args.plan:
         print_plan([(f"{method_label(method)}, seed {seed}", (method, seed) in measured) for method, seed in todo],
                    shard)

@@ -5,28 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from granlib.normalizers import method_label, parse_method
+import pandas as pd
+
+from granlib.models.cnn import CNN_NDF
+from granlib.normalizers import method_label
+from granlib.study.ledger.estimate import Estimate, PlannedCost, estimate, run_kind
 from granlib.study.ledger.images.measures import measure_run
 from granlib.study.ledger.precision_check import require_proven
 from granlib.study.ledger.profiles import DATASET, anchored_params, load_profiles
 from granlib.study.pipeline.experiments import plan_run, run_and_evaluate
+from granlib.study.pipeline.results import load_rows
 from granlib.study.pipeline.row_store import study_lock
 
 # The paper's comparison: GraN with both losses against each baseline it names, at each normaliser's default K.
 METHODS = ("gran/ns", "gran/wasserstein", "sn/ns", "gp/wasserstein", "gn/ns", "none/ns")
 ROWS_FILE = "ledger_images.jsonl"
-
-# Seconds per iteration behind --plan's estimate. CPU: the pilot's medians (seed 1, two processes sharing the two
-# cores); WGAN-GP and GN-GAN take GraN's rate (their D step is a double backprop too; not timed separately). GPU:
-# the CNN32 fast path at published widths on one H200 (results/bench/2026-11-27_H200_run1_bench_32x32.json).
-SECONDS_PER_ITERATION = {("cpu", "gran"): 0.100, ("cpu", "gn"): 0.100, ("cpu", "gp"): 0.100, ("cpu", "sn"): 0.061,
-                         ("cpu", "none"): 0.056, ("cuda", None): 1 / 168.98}
-SECONDS_PER_EVALUATED_IMAGE = {"cpu": 0.1, "cuda": 0.001}
-BASE_NDF = 8  # the D width of the measured rates above; a wider D scales them by (ndf / 8)^WIDTH_EXPONENT
-WIDTH_EXPONENT = 1.1  # GraN at D widths 8, 12, 16 on one idle core: 0.10, 0.165, 0.21 s per iteration
-# training-time speed-up of a precision over the rates above: the bf16 fast path over the fp32 one at G/D 64/16, one
-# idle thread (results/bench/2026-12-07_cpu_bench_idle.json)
-PRECISION_SPEEDUP = {("cpu", "bf16"): 1.47}
 
 
 def profiles() -> dict[str, dict]:
@@ -69,23 +62,17 @@ def measured_runs(profile: str, root: Path | None = None, **where: str | Path) -
             if plan_run(DATASET, method, seed, params, rows_file=path).measured}
 
 
-def estimated_seconds(profile: str, skipped: set[tuple[str, int]] = frozenset()) -> float:
-    """Training and evaluation time of a profile's runs other than ``skipped`` from the measured rates (one
-    process)."""
+def estimated(profile: str, skipped: set[tuple[str, int]] = frozenset(), rows: pd.DataFrame | None = None,
+              **where: str | Path) -> Estimate:
+    """Training and evaluation time of a profile's runs other than ``skipped`` (one process), at the rates that
+    ``rows`` measured (default: every row of the profile's rows file), reference rates for kinds without one."""
     settings = profiles()[profile]
-    device = settings["device"]
-    width = (settings["model_overrides"].get("ndf", BASE_NDF) / BASE_NDF) ** WIDTH_EXPONENT if device == "cpu" else 1
-    width /= PRECISION_SPEEDUP.get((device, settings["model_overrides"].get("precision", "fp32")), 1.0)
-    total = 0.0
-    for method, seed in plan(settings["seeds"], methods_of(profile)):
-        if (method, seed) in skipped:
-            continue
-        normalizer, _ = parse_method(method)
-        rate = SECONDS_PER_ITERATION.get((device, normalizer), SECONDS_PER_ITERATION.get((device, None), 0.1))
-        evaluations = 2 + (seed in settings.get("noise_seeds", ()))  # EMA-G, raw G (and the noise repeat)
-        total += (settings["iterations"] * rate * width
-                  + evaluations * settings["n_eval"] * SECONDS_PER_EVALUATED_IMAGE[device])
-    return total
+    overrides = settings["model_overrides"]
+    runs = [PlannedCost(run_kind(settings["device"], method, overrides.get("ndf") or CNN_NDF,
+                                 overrides.get("precision")), settings["iterations"],
+                        settings["n_eval"] * (2 + (seed in settings.get("noise_seeds", ()))))  # EMA-G, G, repeat
+            for method, seed in plan(settings["seeds"], methods_of(profile)) if (method, seed) not in skipped]
+    return estimate(runs, load_rows(rows_path(profile, **where)) if rows is None else rows)
 
 
 def run_study(profile: str, shard: tuple[int, int] = (0, 1), root: Path | None = None, log=print,

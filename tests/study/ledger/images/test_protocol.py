@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 
 from granlib.normalizers import default_K
@@ -5,7 +6,7 @@ from granlib.project import REPO_ROOT
 from granlib.study.ledger.images import measures, protocol
 from granlib.study.ledger.images.protocol import (
     METHODS,
-    estimated_seconds,
+    estimated,
     plan,
     profiles,
     row_profile,
@@ -14,6 +15,8 @@ from granlib.study.ledger.images.protocol import (
 )
 from granlib.study.ledger.precision_check import require_proven
 from granlib.study.pipeline.results import ROW_KEYS, load_rows
+
+NO_ROWS = pd.DataFrame()  # estimates at the reference rates alone
 
 
 def test_plan_is_every_method_of_seed_0_first_and_the_cpu_protocol_learns_within_its_budget():
@@ -39,7 +42,8 @@ def test_the_in_regime_study_is_the_cpu_study_at_a_wider_d_with_rows_of_its_own(
             == {k: v for k, v in cpu["model_overrides"].items() if k not in changed})  # G, batches, EMA, lengths
     assert rows_path("regime16", REPO_ROOT) != rows_path("cpu", REPO_ROOT)  # the two widths never share a file
     assert regime16["figures_dir"] != cpu["figures_dir"]  # nor overwrite each other's figures
-    assert estimated_seconds("regime16") > 1.5 * estimated_seconds("cpu")  # a wider D costs more per iteration
+    wider = estimated("regime16", rows=NO_ROWS).seconds
+    assert wider > 1.5 * estimated("cpu", rows=NO_ROWS).seconds  # a wider D costs more per iteration
 
 
 def test_a_bf16_profile_is_estimated_at_the_measured_bf16_speed(monkeypatch):
@@ -47,9 +51,18 @@ def test_a_bf16_profile_is_estimated_at_the_measured_bf16_speed(monkeypatch):
     monkeypatch.setattr(protocol, "profiles", lambda: studies)
     overrides = studies["regime16"]["model_overrides"]
     studies["regime16"]["model_overrides"] = {**overrides, "precision": "fp32"}
-    fp32 = estimated_seconds("regime16")
+    fp32 = estimated("regime16", rows=NO_ROWS).seconds
     studies["regime16"]["model_overrides"] = {**overrides, "precision": "bf16"}
-    assert fp32 / 1.47 < estimated_seconds("regime16") < fp32  # training 1.47x faster, evaluation unchanged
+    assert fp32 / 1.47 < estimated("regime16", rows=NO_ROWS).seconds < fp32  # training 1.47x faster, not evaluation
+
+
+def test_the_estimate_takes_the_rates_the_studys_rows_measured():
+    reference = estimated("regime16", rows=NO_ROWS)
+    assert (reference.measured_kinds, reference.kinds) == (0, 6)  # gran (both losses), sn, gp, gn, none, gran_floor
+    committed = load_rows(rows_path("regime16", REPO_ROOT))
+    measured = estimated("regime16", rows=committed)
+    assert measured.measured_kinds == committed.method.nunique() >= 1  # every kind a committed row has
+    assert measured.seconds != reference.seconds and "measured by this study's rows" in measured.describe("cpu")
 
 
 def test_rows_are_read_from_the_profiles_own_file_with_its_profile():
