@@ -18,7 +18,6 @@ import time
 MODULE_START = time.perf_counter()  # before torch's import: the command line's segment includes it
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import statistics  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -26,6 +25,7 @@ from pathlib import Path  # noqa: E402
 import torch  # noqa: E402
 
 from granlib.bench.quality import run_config  # noqa: E402
+from granlib.bench.report import write_report  # noqa: E402
 from granlib.data import dataset_identity  # noqa: E402
 from granlib.jsonl import append_jsonl, read_jsonl  # noqa: E402
 from granlib.training.config import resolve_config  # noqa: E402
@@ -117,9 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
                    "wall_seconds": time.perf_counter() - start, "max_minutes": args.max_minutes}
         append_jsonl(run_dir / "segments.jsonl", segment)
     report = report_for(run_dir, config, args)
-    out = Path(args.out or run_dir / "report.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    out = write_report(report, args.out or run_dir / "report.json")
     print(f"{report['iterations_done']} of {config.iterations} iterations in {report['wall_minutes']:.2f} min over "
           f"{len(report['segments'])} segment(s); {report['evaluations']} evaluations, last {report['metric']} "
           f"{report['final_fd']}")

@@ -15,10 +15,10 @@ import argparse
 import json
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import torch
 
+from granlib.bench.report import BENCH_DIR, write_report
 from granlib.evaluation.features import build_feature_extractor
 from granlib.evaluation.metrics import evaluate, frechet_distance, inception_score
 from granlib.evaluation.reference import ReferenceStatistics
@@ -75,9 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
               "periodic_evaluation": {"n_samples": n_periodic, "seconds": periodic_seconds,
                                       "includes": "generation, extraction, FD, IS, KID (100 subsets, on the device)"}}
     print(json.dumps(report, indent=2))
-    out = Path(args.out or f"results/bench/metrics_{report['date'][:10]}_{name.replace(' ', '_')}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(report, args.out or BENCH_DIR / f"metrics_{report['date'][:10]}_{name.replace(' ', '_')}.json")
     return report
 
 

@@ -17,10 +17,10 @@ import os
 import statistics
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import torch
 
+from granlib.bench.report import report_path, write_report
 from granlib.data import SyntheticImages
 from granlib.evaluation.features import EffNetLite0Features
 from granlib.evaluation.metrics import frechet_distance
@@ -75,9 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
               "images_per_s_wall": summary(wall), "images_per_cpu_s": summary(cpu),
               "fd_against_synthetic": {**fd, "relative_difference": abs(fd["folded"] / fd["reference"] - 1)}}
     print(json.dumps(report, indent=2))
-    out = Path(args.out or f"results/bench/{report['date'][:10]}_proxy_speed_{cpu_model().replace(' ', '_')}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(report, report_path(args.out, report["date"], f"proxy_speed_{cpu_model()}"))
     return report
 
 

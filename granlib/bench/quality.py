@@ -17,7 +17,6 @@ as such; it is not a timed 100k run (``granlib.bench.long_run`` times one).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from granlib.bench.report import BENCH_DIR, write_report
 from granlib.data import dataset_identity
 from granlib.jsonl import read_jsonl
 from granlib.training.config import TrainConfig, preset, resolve_config
@@ -135,8 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = resolve_device(args.device)
     gpu = device_name(device)
     date = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    out = Path(args.out or f"results/bench/quality_{date[:10]}_{gpu.replace(' ', '_')}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = args.out or BENCH_DIR / f"quality_{date[:10]}_{gpu.replace(' ', '_')}.json"
     report = {"device": gpu, "date": date, "torch": torch.__version__, "git_commit": git_commit(),
               "protocol": "gngan_cnn", "iterations": args.iterations, "seeds": args.seeds, "n_eval": args.n_eval,
               "runs": [], "summary": None}
@@ -153,9 +152,9 @@ def main(argv: list[str] | None = None) -> dict:
                                    "run_dir": str(run_dir), **result})
             print(f"{path:9s} seed {seed}: {result['metric']} {result['fd']:.2f}  "
                   f"{1 / result['sec_per_it']:.1f} it/s  graph={result['cuda_graph']}", flush=True)
-            out.write_text(json.dumps(report, indent=2) + "\n")  # partial results survive an interruption
+            write_report(report, out)  # partial results survive an interruption
     report["summary"] = summarize(report["runs"], args.eval_every, args.n_eval)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(report, out)
     summary = report["summary"]
     print(f"fast − reference: {summary['fd_difference_fast_minus_reference']:+.2f} (seed spread "
           f"{summary['run_to_run_noise']:.2f}; within noise: {summary['within_noise']}); training ×"

@@ -27,6 +27,7 @@ from torch.utils.flop_counter import flop_registry
 from granlib.bench import cpu as cpu_bench
 from granlib.bench.peer import PEER_DIR
 from granlib.bench.random_images import RandomImages
+from granlib.bench.report import report_path, write_report
 from granlib.training.config import TrainConfig
 from granlib.training.devices import cudnn_autotuning, synchronize
 from granlib.training.fast_path import MEASURES, FastPath
@@ -326,7 +327,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     if device.type == "cpu" and not args.tiny:
-        return write_report(cpu_report(args), args.out, "cpu")
+        return save(cpu_report(args), args.out, "cpu")
     tiny = args.tiny
     iterations = args.iterations or (10_000 if not tiny else 2)
     min_seconds = args.min_seconds if args.min_seconds is not None else (2.0 if not tiny else 0.0)
@@ -356,7 +357,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"({kernels['short_kernel_ms_per_iteration']:.2f} ms)")
             for row in found["top_ops"][:8]:
                 print(f"  {row['self_ms_per_iteration']:8.3f}  ×{row['calls_per_iteration']:<5g} {row['op'][:90]}")
-    return write_report(report, args.out, name)
+    return save(report, args.out, name)
 
 
 def cpu_report(args: argparse.Namespace) -> dict:
@@ -367,12 +368,9 @@ def cpu_report(args: argparse.Namespace) -> dict:
     return {"date": date, "torch": torch.__version__, "git_commit": git_commit(), **found}
 
 
-def write_report(report: dict, out: str | None, name: str) -> dict:
-    """``report`` as JSON at ``out`` (default ``results/bench/<date>_<device>.json``); returns it."""
-    path = Path(out or f"results/bench/{report['date'][:10]}_{name.replace(' ', '_')}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {path}")
+def save(report: dict, out: str | None, name: str) -> dict:
+    """``report`` as JSON at ``out`` (default ``results/bench/<date>_<name>.json``); returns it."""
+    print(f"wrote {write_report(report, report_path(out, report['date'], name))}")
     return report
 
 
