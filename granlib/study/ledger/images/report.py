@@ -71,8 +71,10 @@ def describe(rows: pd.DataFrame, profile: str) -> str:
         f"{sorted(set(rows.seed))}; {first.metric} of {int(first.n_fake)} generated vs {int(first.n_real)} "
         f"images of {first.reference_images}; device {first.gpu}; commits {commits}. FD noise (two disjoint "
         f"sample sets of one EMA generator, {noise['noise_n']} runs): median {noise['noise_median']:.2f}, max "
-        f"{noise['noise_max']:.2f}; seed spread (std of FD over seeds): median {noise['spread_median']:.2f} over "
-        f"methods (range {noise['spread_min']:.2f}–{noise['spread_max']:.2f})")
+        f"{noise['noise_max']:.2f}; seed spread (std of FD over seeds): " + (
+            f"median {noise['spread_median']:.2f} over methods (range {noise['spread_min']:.2f}–"
+            f"{noise['spread_max']:.2f})" if noise["spread_median"] == noise["spread_median"]
+            else "none yet (no method has two seeds)"))
     return stamp_sentences([sentence], profile == "smoke")[0]
 
 

@@ -183,3 +183,11 @@ def test_the_method_summary_follows_the_papers_order_and_averages_the_per_run_me
     assert first.fd_mean == pytest.approx(202.0) and first.fd_raw_mean == pytest.approx(203.0) and first.seeds == 5
     assert first.pixel_std_ratio_mean == pytest.approx(0.5) and first.diversity_ratio_mean == pytest.approx(0.25)
     assert list(method_summary(rows.iloc[:0]).columns) == list(summary.columns)
+
+
+def test_the_description_says_when_no_method_has_the_seeds_for_a_spread():
+    rows = load_rows(rows_path("cpu", REPO_ROOT), profile=row_profile("cpu"))
+    assert "seed spread (std of FD over seeds): median" in describe(rows, "cpu")
+    first_seeds = describe(rows[rows.seed == 0], "cpu")
+    assert "seed spread (std of FD over seeds): none yet (no method has two seeds)" in first_seeds
+    assert "nan" not in first_seeds
