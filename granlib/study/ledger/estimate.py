@@ -54,8 +54,6 @@ class Estimate:
 
     def describe(self, device: str) -> str:
         """'estimated H h of cpu time for one process (rates measured by this study's rows for …)'."""
-        if not self.kinds:
-            return "nothing to train"
         source = (f"rates measured by this study's rows for {self.measured_kinds} of {self.kinds} kinds of run, "
                   "reference rates for the rest" if self.measured_kinds else "reference rates")
         return (f"estimated {self.seconds / 3600:.1f} h of {device} time for one process ({source}; n processes: "
@@ -98,3 +96,9 @@ def estimate(runs: list[PlannedCost], rows: pd.DataFrame) -> Estimate:
     seconds = sum(run.iterations * measured.get(run.kind, reference_rate(run.kind))
                   + run.evaluated_images * SECONDS_PER_EVALUATED_IMAGE.get(run.kind.device, 0.1) for run in runs)
     return Estimate(seconds, len(kinds & measured.keys()), len(kinds))
+
+
+def plan_line(name: str, runs: str, measured: int, total: int, cost: Estimate, device: str) -> str:
+    """The first line of a study's ``--plan`` and of its runs: what it trains, what has a row, and the estimate."""
+    line = f"{name}: {runs}, {measured} with a row already (nothing to train), {total - measured} to train"
+    return f"{line}; {cost.describe(device)}" if total > measured else line

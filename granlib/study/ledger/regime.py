@@ -36,7 +36,7 @@ from granlib.evaluation.features import metric_label
 from granlib.jsonl import read_jsonl
 from granlib.normalizers import method_label
 from granlib.study.instruments.seeds import StudySeeds
-from granlib.study.ledger.estimate import Estimate, PlannedCost, estimate, run_kind
+from granlib.study.ledger.estimate import Estimate, PlannedCost, estimate, plan_line, run_kind
 from granlib.study.ledger.images.measures import COLLAPSE_RATIO, pixel_std, train_seconds
 from granlib.study.ledger.profiles import DATASET, anchored_params
 from granlib.study.ledger.regime_profiles import profiles, row_profile, rows_path
@@ -253,9 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = known[args.profile]
     todo = plan(settings)
     measured = measured_runs(args.profile)
-    print(f"{args.profile}: {len(todo)} runs ({len(cells(settings))} cells × {settings['seeds']} seeds) of "
-          f"{settings['iterations']} iterations, {len(measured)} with a row already, {len(todo) - len(measured)} to "
-          f"train; {estimated(args.profile, measured).describe(settings['device'])}", flush=True)
+    print(plan_line(args.profile, f"{len(todo)} runs ({len(cells(settings))} cells × {settings['seeds']} seeds) of "
+                    f"{settings['iterations']} iterations", len(measured), len(todo), estimated(args.profile, measured),
+                    settings["device"]), flush=True)
     if args.plan:
         print_plan([(f"{cell.name}: {cell.label}, seed {seed}", (cell.name, seed) in measured) for cell, seed in todo],
                    shard)

@@ -6,6 +6,7 @@ from granlib.study.ledger.estimate import (
     PlannedCost,
     estimate,
     measured_rates,
+    plan_line,
     reference_rate,
     run_kind,
 )
@@ -56,5 +57,9 @@ def test_a_measured_kind_is_estimated_at_its_rows_rate_the_others_at_the_referen
         f"estimated {estimate(runs, pd.DataFrame()).seconds / 3600:.1f} h of cpu time for one process (reference rates")
 
 
-def test_a_study_with_nothing_to_train_says_so():
-    assert estimate([], pd.DataFrame()).describe("cpu") == "nothing to train"
+def test_the_plan_line_gives_an_estimate_only_for_runs_to_train():
+    cost = estimate([PlannedCost(GRAN16, 100, 0)], pd.DataFrame())
+    assert plan_line("map", "3 runs", 2, 3, cost, "cpu") == (
+        f"map: 3 runs, 2 with a row already (nothing to train), 1 to train; {cost.describe('cpu')}")
+    assert plan_line("map", "3 runs", 3, 3, estimate([], pd.DataFrame()), "cpu") == (
+        "map: 3 runs, 3 with a row already (nothing to train), 0 to train")

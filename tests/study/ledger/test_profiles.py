@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from granlib.project import REPO_ROOT
-from granlib.study.ledger import costs, images, mixtures
+from granlib.study.ledger import costs, images, mixtures, regime, regime_profiles
 from granlib.study.ledger.profiles import FIELDS, PROFILES_DIR, load_profiles
 from granlib.study.pipeline.experiments import reference_images
 from granlib.study.pipeline.profiles import ProfileError
@@ -70,3 +70,18 @@ def test_the_committed_cost_rows_were_timed_under_the_cpu_profile():
     assert {(m, f) for m, f in zip(rows.method + "/" + rows.loss, rows.form)} == {
         (m, f) for m in costs.cost_methods() for f in costs.FORMS}
     assert pd.Series(rows.batch_size_d).eq(images.profiles()["cpu"]["model_overrides"]["batch_size_d"]).all()
+
+
+def test_every_committed_row_is_recognised_as_its_run_so_a_fresh_clone_trains_none_of_them():
+    """runs/ is not in git: the plan must find each committed row by its run key alone, for every profile."""
+    studies = [(name, images.row_profile(name), images.rows_path(name, REPO_ROOT), images.measured_runs)
+               for name in images.profiles()]
+    studies += [(name, regime_profiles.row_profile(name), regime_profiles.rows_path(name, REPO_ROOT),
+                 regime.measured_runs) for name in regime_profiles.profiles()]
+    committed = {}
+    for name, row_profile, path, measured_runs in studies:
+        rows = load_rows(path, profile=row_profile) if path.exists() else pd.DataFrame()
+        if len(rows):
+            committed[name] = (len(measured_runs(name, REPO_ROOT)), len(rows))
+    assert {"pilot", "cpu", "regime16", "map", "bf16_check"} <= set(committed)
+    assert all(found == rows for found, rows in committed.values()), committed

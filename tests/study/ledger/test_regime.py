@@ -70,7 +70,7 @@ def test_the_plan_lists_every_cell_of_seed_0_first_and_the_committed_map_leaves_
     out = capsys.readouterr().out
     settings = regime.profiles()["map"]
     runs = len(settings["cells"]) * settings["seeds"]
-    assert f"{runs} runs" in out and f"{runs} with a row already, 0 to train; nothing to train" in out
+    assert f"{runs} runs" in out and f"{runs} with a row already (nothing to train), 0 to train\n" in out
     first = [line.split("] ")[1].split(":")[0] for line in out.splitlines()[1:len(settings["cells"]) + 1]]
     assert first == [cell["name"] for cell in settings["cells"]]
 

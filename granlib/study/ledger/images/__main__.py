@@ -9,6 +9,7 @@ import sys
 from granlib.normalizers import method_label
 from granlib.project import project_root
 from granlib.study.ledger import images
+from granlib.study.ledger.estimate import plan_line
 from granlib.study.ledger.images.claims import evaluate_claims
 from granlib.study.ledger.images.protocol import (
     estimated,
@@ -42,10 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = studies[args.profile]
     todo = plan(settings["seeds"], methods_of(args.profile))
     measured = measured_runs(args.profile)
-    cost = estimated(args.profile, measured)
-    print(f"{args.profile}: {len(todo)} runs of {settings['iterations']} iterations, {len(measured)} with a row "
-          f"already (nothing to train), {len(todo) - len(measured)} to train; {cost.describe(settings['device'])}",
-          flush=True)
+    print(plan_line(args.profile, f"{len(todo)} runs of {settings['iterations']} iterations", len(measured), len(todo),
+                    estimated(args.profile, measured), settings["device"]), flush=True)
     if args.plan:
         print_plan([(f"{method_label(method)}, seed {seed}", (method, seed) in measured) for method, seed in todo],
                    shard)
