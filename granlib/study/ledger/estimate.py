@@ -48,20 +48,23 @@ class PlannedCost:
 
 @dataclass(frozen=True)
 class Estimate:
+    """A study's estimated time, and how much of it rests on the study's own measured rates."""
+
     seconds: float  # one process
     measured_kinds: int  # kinds of run whose rate comes from rows
     kinds: int  # kinds of run among the runs to train
 
     def describe(self, device: str) -> str:
         """'estimated H h of cpu time for one process (rates measured by this study's rows for …)'."""
-        source = (f"rates measured by this study's rows for {self.measured_kinds} of {self.kinds} kinds of run, "
-                  "reference rates for the rest" if self.measured_kinds else "reference rates")
+        source = ("reference rates" if not self.measured_kinds else "rates measured by this study's rows"
+                  if self.measured_kinds == self.kinds else f"rates measured by this study's rows for "
+                  f"{self.measured_kinds} of {self.kinds} kinds of run, reference rates for the rest")
         return (f"estimated {self.seconds / 3600:.1f} h of {device} time for one process ({source}; n processes: "
                 "about 1/n each)")
 
 
 def run_kind(device: str, method: str, ndf: int, precision: str | None) -> RunKind:
-    return RunKind(device, parse_method(method)[0], int(ndf), precision or "fp32")
+    return RunKind(device, parse_method(method)[0], int(ndf), precision if isinstance(precision, str) else "fp32")
 
 
 def measured_rates(rows: pd.DataFrame) -> dict[RunKind, float]:
@@ -70,7 +73,7 @@ def measured_rates(rows: pd.DataFrame) -> dict[RunKind, float]:
     if rows.empty or not needed <= set(rows.columns):
         return {}
     timed = rows[rows.train_seconds.notna() & (rows.iterations > 0)]
-    device = timed.gpu.map(lambda name: "cpu" if name in ("cpu", None) else "cuda") if "gpu" in timed else \
+    device = timed.gpu.map(lambda name: "cpu" if pd.isna(name) or name == "cpu" else "cuda") if "gpu" in timed else \
         pd.Series("cpu", timed.index)
     rates: dict[RunKind, list[float]] = {}
     for d, method, ndf, precision, seconds, iterations in zip(device, timed.method, timed.ndf, timed.precision,

@@ -24,6 +24,7 @@ def test_a_kind_is_the_normaliser_width_precision_and_device():
     assert run_kind("cpu", "gran/wasserstein", 16, None) == GRAN16  # the loss does not change the step's cost
     assert run_kind("cpu", "gran_floor/ns", 16, "fp32") != GRAN16
     assert run_kind("cpu", "gran/ns", 16, "bf16") != GRAN16
+    assert run_kind("cpu", "gran", 16, float("nan")) == GRAN16  # a row from before precision was recorded: fp32
 
 
 def test_measured_rates_are_the_median_seconds_per_iteration_of_each_kind():
@@ -53,6 +54,8 @@ def test_a_measured_kind_is_estimated_at_its_rows_rate_the_others_at_the_referen
     assert result.seconds == pytest.approx(expected)
     assert (result.measured_kinds, result.kinds) == (1, 2)
     assert "1 of 2 kinds" in result.describe("cpu")
+    everything = estimate(runs[:1], rows).describe("cpu")
+    assert "(rates measured by this study's rows;" in everything and "reference" not in everything
     assert estimate(runs, pd.DataFrame()).describe("cpu").startswith(
         f"estimated {estimate(runs, pd.DataFrame()).seconds / 3600:.1f} h of cpu time for one process (reference rates")
 
