@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import torch
 
-from granlib.bench.report import BENCH_DIR, write_report
+from granlib.bench.report import report_path, write_report
 from granlib.evaluation.features import build_feature_extractor
 from granlib.evaluation.metrics import evaluate, frechet_distance, inception_score
 from granlib.evaluation.reference import ReferenceStatistics
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
               "periodic_evaluation": {"n_samples": n_periodic, "seconds": periodic_seconds,
                                       "includes": "generation, extraction, FD, IS, KID (100 subsets, on the device)"}}
     print(json.dumps(report, indent=2))
-    write_report(report, args.out or BENCH_DIR / f"metrics_{report['date'][:10]}_{name.replace(' ', '_')}.json")
+    write_report(report, report_path(args.out, report["date"], name, prefix="metrics_"))
     return report
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from granlib.bench.report import BENCH_DIR, write_report
+from granlib.bench.report import report_path, write_report
 from granlib.data import dataset_identity
 from granlib.jsonl import read_jsonl
 from granlib.training.config import TrainConfig, preset, resolve_config
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = resolve_device(args.device)
     gpu = device_name(device)
     date = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    out = args.out or BENCH_DIR / f"quality_{date[:10]}_{gpu.replace(' ', '_')}.json"
+    out = report_path(args.out, date, gpu, prefix="quality_")
     report = {"device": gpu, "date": date, "torch": torch.__version__, "git_commit": git_commit(),
               "protocol": "gngan_cnn", "iterations": args.iterations, "seeds": args.seeds, "n_eval": args.n_eval,
               "runs": [], "summary": None}

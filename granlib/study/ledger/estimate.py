@@ -10,14 +10,18 @@ import numpy as np
 import pandas as pd
 
 from granlib.normalizers import parse_method
+from granlib.study.pipeline.runner import FAST_IT_PER_S
 
 # Reference seconds per iteration, fp32 at D base width BASE_NDF, where no row of the kind exists yet. CPU: the
-# image study's pilot medians (one thread per process, two processes sharing the two cores); WGAN-GP and GN-GAN
-# take GraN's rate (their D step is a double backprop too). GPU: the CNN32 fast path at published widths on one H200
-# (results/bench/2026-11-27_H200_run1_bench_32x32.json).
-REFERENCE_SECONDS_PER_ITERATION = {("cpu", "gran"): 0.100, ("cpu", "gn"): 0.100, ("cpu", "gp"): 0.100,
-                                   ("cpu", "sn"): 0.061, ("cpu", "none"): 0.056, ("cuda", None): 1 / 168.98}
-FALLBACK_SECONDS_PER_ITERATION = 0.1  # a device without a reference rate
+# image study's pilot medians (one thread per process, two processes sharing the two cores); WGAN-GP, GN-GAN and the
+# forms of GraN take GraN's rate (their D step is a double backprop too). GPU: the CNN32 fast path at published
+# widths on one H200 (granlib.study.pipeline.runner.FAST_IT_PER_S).
+GRAN_CPU = 0.100
+REFERENCE_SECONDS_PER_ITERATION = {
+    **{("cpu", normalizer): GRAN_CPU for normalizer in ("gran", "gran_floor", "gran_inverse", "gran_scalefree", "gn",
+                                                        "gp")},
+    ("cpu", "sn"): 0.061, ("cpu", "none"): 0.056, ("cuda", None): 1 / FAST_IT_PER_S[32][0]}
+FALLBACK_SECONDS_PER_ITERATION = GRAN_CPU  # a normaliser or device without a reference rate: the slowest CPU step
 BASE_NDF = 8  # the D width of the CPU reference rates; a wider D scales them by (ndf / 8)^WIDTH_EXPONENT
 WIDTH_EXPONENT = 1.1  # GraN at D widths 8, 12, 16 on one idle core: 0.10, 0.165, 0.21 s per iteration
 # training-time speed-up of a precision over fp32: the bf16 fast path at G/D 64/16, one idle thread
@@ -69,14 +73,15 @@ def run_kind(device: str, method: str, ndf: int, precision: str | None) -> RunKi
 
 def measured_rates(rows: pd.DataFrame) -> dict[RunKind, float]:
     """Median seconds per iteration of each kind of run among ``rows`` (a row's ``gpu``: its GPU's name, or "cpu")."""
-    needed = {"method", "ndf", "precision", "iterations", "train_seconds"}
+    needed = {"method", "ndf", "iterations", "train_seconds"}
     if rows.empty or not needed <= set(rows.columns):
         return {}
     timed = rows[rows.train_seconds.notna() & (rows.iterations > 0)]
+    precisions = timed.precision if "precision" in timed else pd.Series("fp32", timed.index)  # rows from before bf16
     device = timed.gpu.map(lambda name: "cpu" if pd.isna(name) or name == "cpu" else "cuda") if "gpu" in timed else \
         pd.Series("cpu", timed.index)
     rates: dict[RunKind, list[float]] = {}
-    for d, method, ndf, precision, seconds, iterations in zip(device, timed.method, timed.ndf, timed.precision,
+    for d, method, ndf, precision, seconds, iterations in zip(device, timed.method, timed.ndf, precisions,
                                                               timed.train_seconds, timed.iterations):
         rates.setdefault(run_kind(d, method, ndf, precision), []).append(seconds / iterations)
     return {kind: float(np.median(values)) for kind, values in rates.items()}

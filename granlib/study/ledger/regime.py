@@ -98,14 +98,16 @@ def measured_runs(profile: str, root: Path | None = None, **where: str | Path) -
 
 
 def estimated(profile: str, skipped: set[tuple[str, int]] = frozenset(), rows: pd.DataFrame | None = None,
-              **where: str | Path) -> Estimate:
+              root: Path | None = None, **where: str | Path) -> Estimate:
     """Training and evaluation time of the runs other than ``skipped`` (one process), at the rates that ``rows``
-    measured (default: every row of the map's rows file), reference rates for kinds without one."""
+    measured (default: the profile's committed rows), reference rates for kinds without one."""
     settings = profiles()[profile]
     evaluated = settings["n_eval"] + settings["pixel_images"]  # the FD's samples and the diversity's
     runs = [PlannedCost(run_kind(settings["device"], cell.method, cell.ndf, cell.precision), settings["iterations"],
                         evaluated) for cell, seed in plan(settings) if (cell.name, seed) not in skipped]
-    return estimate(runs, load_rows(rows_path(profile, **where)) if rows is None else rows)
+    if rows is None:
+        rows = load_rows(rows_path(profile, root, **where), profile=row_profile(profile))
+    return estimate(runs, rows)
 
 
 def probe_summary(records: list[dict], iterations: int) -> dict:

@@ -5,6 +5,7 @@ import torch
 from granlib.normalizers import get_normalizer
 from granlib.study.instruments.lipschitz import initial_gradient_norms
 from granlib.study.ledger import regime
+from granlib.study.ledger.estimate import SECONDS_PER_EVALUATED_IMAGE, reference_rate, run_kind
 from granlib.study.pipeline import experiments
 from granlib.study.pipeline.results import load_rows
 
@@ -129,3 +130,15 @@ def test_a_run_whose_loss_diverges_gets_a_diverged_row_and_the_map_goes_on(two_c
     monkeypatch.setattr(experiments, "ensure_trained", no_training)  # a diverged run has its row: not trained again
     regime.run_map("smoke", log=lambda line: None, **two_cells)
     assert len(map_rows(two_cells)) == 2
+
+
+def test_the_maps_reference_estimate_costs_each_cell_at_its_own_kind():
+    settings = regime.profiles()["bf16_check"]
+    evaluated = settings["n_eval"] + settings["pixel_images"]
+    expected = settings["seeds"] * sum(settings["iterations"] * reference_rate(run_kind("cpu", cell.method, cell.ndf,
+                                                                                         cell.precision))
+                                       + evaluated * SECONDS_PER_EVALUATED_IMAGE["cpu"]
+                                       for cell in regime.cells(settings))
+    assert regime.estimated("bf16_check", rows=pd.DataFrame()).seconds == pytest.approx(expected)
+    kinds = {run_kind("cpu", c.method, c.ndf, c.precision) for c in regime.cells(settings)}
+    assert len(kinds) == 3  # SN in fp32 and bf16, GraN in bf16

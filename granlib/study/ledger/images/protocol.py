@@ -63,16 +63,20 @@ def measured_runs(profile: str, root: Path | None = None, **where: str | Path) -
 
 
 def estimated(profile: str, skipped: set[tuple[str, int]] = frozenset(), rows: pd.DataFrame | None = None,
-              **where: str | Path) -> Estimate:
+              root: Path | None = None, **where: str | Path) -> Estimate:
     """Training and evaluation time of a profile's runs other than ``skipped`` (one process), at the rates that
-    ``rows`` measured (default: every row of the profile's rows file), reference rates for kinds without one."""
+    ``rows`` measured (default: the profile's committed rows), reference rates for kinds without one."""
     settings = profiles()[profile]
     overrides = settings["model_overrides"]
-    runs = [PlannedCost(run_kind(settings["device"], method, overrides.get("ndf") or CNN_NDF,
-                                 overrides.get("precision")), settings["iterations"],
-                        settings["n_eval"] * (2 + (seed in settings.get("noise_seeds", ()))))  # EMA-G, G, repeat
+    width, precision, noise_seeds = overrides.get("ndf") or CNN_NDF, overrides.get("precision"), \
+        settings.get("noise_seeds", ())
+    runs = [PlannedCost(run_kind(settings["device"], method, width, precision), settings["iterations"],
+                        # evaluated: the FD's samples of EMA-G and of G (again for a noise seed), the pixel spread's
+                        settings["n_eval"] * (2 + (seed in noise_seeds)) + settings.get("pixel_images", 0))
             for method, seed in plan(settings["seeds"], methods_of(profile)) if (method, seed) not in skipped]
-    return estimate(runs, load_rows(rows_path(profile, **where)) if rows is None else rows)
+    if rows is None:
+        rows = load_rows(rows_path(profile, root, **where), profile=row_profile(profile))
+    return estimate(runs, rows)
 
 
 def run_study(profile: str, shard: tuple[int, int] = (0, 1), root: Path | None = None, log=print,

@@ -3,10 +3,12 @@ import pytest
 
 from granlib.normalizers import default_K
 from granlib.project import REPO_ROOT
+from granlib.study.ledger.images import __main__ as images_cli
 from granlib.study.ledger.images import measures, protocol
 from granlib.study.ledger.images.protocol import (
     METHODS,
     estimated,
+    methods_of,
     plan,
     profiles,
     row_profile,
@@ -99,3 +101,23 @@ def test_every_cpu_profile_in_bf16_has_the_passed_comparison_behind_it():
     for settings in profiles().values():
         require_proven(settings["model_overrides"].get("precision", "fp32"), settings["device"], REPO_ROOT)
     assert profiles()["cpu"]["model_overrides"].get("precision", "fp32") == "fp32"  # the committed fp32 study's
+
+
+def test_a_measured_kind_runs_at_the_median_of_its_committed_rows():
+    committed = load_rows(rows_path("regime16", REPO_ROOT), profile=row_profile("regime16"))
+    gran = committed[committed.method == "gran"]
+    expected = float((gran.train_seconds / gran.iterations).median())
+    settings = profiles()["regime16"]
+    one_run = estimated("regime16", skipped={run for run in plan(5, methods_of("regime16")) if run != ("gran/ns", 4)},
+                        rows=committed)
+    evaluated = settings["n_eval"] * 2 + settings["pixel_images"]  # seed 4 is no noise seed
+    assert one_run.seconds == pytest.approx(settings["iterations"] * expected + evaluated * 0.1)
+
+
+def test_the_plan_line_counts_the_committed_rows_and_estimates_what_is_left(capsys):
+    assert images_cli.main(["--profile", "regime16", "--plan"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    done = len(load_rows(rows_path("regime16", REPO_ROOT), profile=row_profile("regime16")))
+    assert first.startswith(f"regime16: 35 runs of 10000 iterations, {done} with a row already (nothing to train), "
+                            f"{35 - done} to train")
+    assert first.endswith("to train") if done == 35 else "; estimated " in first
