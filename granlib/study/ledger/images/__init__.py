@@ -76,6 +76,8 @@ from granlib.study.ledger.images.report import (
     render_ledger,
     row_samples,
     samples_panel,
+    seed_markdown,
+    seed_table,
 )
 
 __all__ = ["COLLAPSE_RATIO", "DATASET", "IMAGE_RULE", "METHODS", "ROWS_FILE", "NoLengthError", "choose_length",
@@ -83,4 +85,4 @@ __all__ = ["COLLAPSE_RATIO", "DATASET", "IMAGE_RULE", "METHODS", "ROWS_FILE", "N
            "findings", "grid_pixel_std", "group", "measure_run", "measured_runs", "method_summary", "methods_of",
            "pilot_curves", "pilot_curves_path", "pilot_figure", "pixel_std", "plan", "profiles", "read_pilot_curves",
            "reference_caption", "render_ledger", "row_profile", "row_samples", "rows_path", "run_study",
-           "samples_panel", "save_pilot_curves", "study_params", "train_seconds"]
+           "samples_panel", "save_pilot_curves", "seed_markdown", "seed_table", "study_params", "train_seconds"]

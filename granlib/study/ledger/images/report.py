@@ -40,6 +40,45 @@ def method_summary(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> pd
     return summary_table(with_ratios(rows), RUN_MEASURES, methods)[SUMMARY_COLUMNS]
 
 
+MARKDOWN_BOLD = "**{}**"  # how seed_table marks a value in Markdown; HTML takes "<b>{}</b>" (never a literal '**')
+
+
+def seed_table(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS, bold: str = MARKDOWN_BOLD) -> pd.DataFrame:
+    """FD of every run, one line per method in the order of ``methods``: EMA-G's FD per seed (raw G's in brackets,
+    "—" for a seed without a row), the mean ± std over seeds with their count, and the samples' diversity per seed.
+    ``bold`` marks the lowest mean and every collapsed run's diversity (below :data:`COLLAPSE_RATIO` × the real
+    images')."""
+    seeds = sorted(set(int(s) for s in rows.seed))
+    keys = [key for key in dict.fromkeys([*methods, *(rows.method + "/" + rows.loss)])
+            if (rows.method + "/" + rows.loss == key).any()]
+    parts = [rows[rows.method + "/" + rows.loss == key].sort_values("seed") for key in keys]
+    means = [part.fd.mean() for part in parts]
+    lowest = min(range(len(parts)), key=means.__getitem__) if parts else None
+    lines = []
+    for position, part in enumerate(parts):
+        by_seed = {int(run.seed): run for run in part.itertuples()}
+        line = {"method": method_label(part.method.iloc[0], part.loss.iloc[0])}
+        for seed in seeds:
+            run = by_seed.get(seed)
+            line[f"seed {seed}"] = "—" if run is None else f"{run.fd:.1f} ({run.fd_raw:.1f})"
+        std = "" if len(part) < 2 else f" ± {part.fd.std():.1f}"
+        mean = f"{means[position]:.1f}{std} ({len(part)})"
+        line["mean ± std (n)"] = bold.format(mean) if position == lowest else mean
+        diversities = ["—" if run is None else bold.format(f"{run.diversity_generated:.3f}")
+                       if run.diversity_generated < COLLAPSE_RATIO * run.diversity_real
+                       else f"{run.diversity_generated:.3f}" for run in map(by_seed.get, seeds)]
+        line[f"sample diversity, seeds {seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else "sample diversity"] = (
+            ", ".join(diversities))
+        lines.append(line)
+    return pd.DataFrame(lines)
+
+
+def seed_markdown(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> str:
+    """:func:`seed_table` as Markdown, numbers right-aligned: the table results/README.md shows of each study."""
+    table = seed_table(rows, methods)
+    return table.to_markdown(index=False, colalign=["left"] + ["right"] * (len(table.columns) - 2) + ["left"])
+
+
 def fd_noise(rows: pd.DataFrame) -> dict[str, float]:
     """The FD estimate's own noise against the seeds' spread: |FD − FD of a disjoint sample set| of one EMA-G
     (median and max over the runs that measured it) and the std of FD over seeds (median and range over methods)."""
@@ -192,9 +231,23 @@ def results_section(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> S
                    to_html(table, best, text))
 
 
+def seeds_section(rows: pd.DataFrame, methods: tuple[str, ...], images: int) -> Section:
+    """Every run's FD and sample diversity (:func:`seed_table`) over ``images`` samples, with what the numbers are."""
+    metric = rows.metric.iloc[0]
+    caption = (f"{metric} of {int(rows.n_fake.iloc[0])} EMA-G samples (raw G in brackets; lower is better) against "
+               f"{int(rows.n_real.iloc[0])} images of {rows.reference_images.iloc[0]}; sample diversity: the std "
+               f"across {images} images averaged over pixels, the real images' "
+               f"{rows.diversity_real.min():.3f}–{rows.diversity_real.max():.3f}; bold: the lowest mean, and the "
+               f"diversity of every collapsed run (below {COLLAPSE_RATIO:g}× the real images').")
+    html = to_html(seed_table(rows, methods, bold="<b>{}</b>"), {}, caption)
+    return Section("FD of every seed", f"{seed_markdown(rows, methods)}\n\n*{caption}*", html)
+
+
 def render_ledger(table: pd.DataFrame, rows: pd.DataFrame, profile: str, out_dir: str | Path) -> list[Path]:
     """ledger_images.md and ledger_images.html of the image study's ``profile``
     (:func:`granlib.study.ledger.render.render`): the results table (:func:`results_section`) before the verdicts."""
-    sections = (results_section(rows, methods_of(profile)),) if len(rows) else ()
+    methods = methods_of(profile)
+    images = profiles()[profile]["pixel_images"]
+    sections = (results_section(rows, methods), seeds_section(rows, methods, images)) if len(rows) else ()
     return render(table, out_dir, profile == "smoke", profiles()[profile]["min_n"], title="Claims ledger — images",
                   summary=describe(rows, profile), name="ledger_images", rule=IMAGE_RULE, sections=sections)

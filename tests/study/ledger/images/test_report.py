@@ -9,7 +9,7 @@ from granlib.project import REPO_ROOT
 from granlib.study.ledger.images.claims import evaluate_claims
 from granlib.study.ledger.images.measures import COLLAPSE_RATIO, grid_pixel_std
 from granlib.study.ledger.images.pilot import choose_length, pilot_figure, read_pilot_curves
-from granlib.study.ledger.images.protocol import METHODS, methods_of, profiles, row_profile, rows_path
+from granlib.study.ledger.images.protocol import METHODS, methods_of, plan, profiles, row_profile, rows_path
 from granlib.study.ledger.images.report import (
     describe,
     fd_figure,
@@ -21,6 +21,8 @@ from granlib.study.ledger.images.report import (
     results_section,
     row_samples,
     samples_panel,
+    seed_markdown,
+    seed_table,
 )
 from granlib.study.pipeline.plots import sample_grids
 from granlib.study.pipeline.results import load_rows
@@ -85,6 +87,8 @@ def test_the_rendered_ledger_shows_the_results_with_the_published_fid_apart_and_
     md, html = (p.read_text() for p in render_ledger(evaluate_claims(rows, 5), rows, "cpu", tmp_path))
     assert md.index("## FD by method") < md.index("## Verdicts per claim") and "19.83" in md
     assert "FD by method" in html and "not FID" in html and "gran/ns" not in md
+    assert md.index("## FD by method") < md.index("## FD of every seed") < md.index("## Verdicts per claim")
+    assert seed_markdown(rows, methods_of("cpu")) in md and "FD of every seed" in html and "**" not in html
 
 
 def test_fd_noise_compares_a_disjoint_sample_set_with_the_seed_spread():
@@ -191,3 +195,32 @@ def test_the_description_says_when_no_method_has_the_seeds_for_a_spread():
     first_seeds = describe(rows[rows.seed == 0], "cpu")
     assert "seed spread (std of FD over seeds): none yet (no method has two seeds)" in first_seeds
     assert "nan" not in first_seeds
+
+
+def test_the_seed_table_shows_every_run_and_marks_collapsed_runs_and_the_lowest_mean():
+    rows = synthetic_rows(200.0).assign(fd_raw=lambda r: r.fd + 1, diversity_real=0.5, diversity_generated=0.45)
+    gran = (rows.method == "gran") & (rows.loss == "ns")
+    rows.loc[gran & (rows.seed == 3), "diversity_generated"] = 0.1  # below COLLAPSE_RATIO × 0.5: collapsed
+    rows = rows[~((rows.method == "sn") & (rows.seed == 2))]  # SNGAN's seed 2 has no row yet
+    table = seed_table(rows).set_index("method")
+    assert list(table.index) == [method_label(m) for m in METHODS]
+    assert list(table.columns) == [*(f"seed {s}" for s in range(5)), "mean ± std (n)", "sample diversity, seeds 0–4"]
+    assert table.loc["GraND-GAN", "seed 1"] == "201.0 (202.0)"
+    assert table.loc["GraND-GAN", "mean ± std (n)"] == "**202.0 ± 1.6 (5)**"  # the lowest mean
+    assert table.loc["GraND-GAN", "sample diversity, seeds 0–4"] == "0.450, 0.450, 0.450, **0.100**, 0.450"
+    assert table.loc["SNGAN", "seed 2"] == "—" and table.loc["SNGAN", "mean ± std (n)"].endswith("(4)")
+    assert table.loc["SNGAN", "sample diversity, seeds 0–4"].split(", ")[2] == "—"
+    assert "<b>0.100</b>" in seed_table(rows, bold="<b>{}</b>").to_string()
+
+
+@pytest.mark.parametrize("profile", ["cpu", "regime16"])
+def test_results_readme_shows_each_image_study_as_its_committed_rows_say(profile):
+    """A finished study's table of every seed in results/README.md is the one its rows make now; an unfinished one is
+    said to be under way with the count of its rows, so the page never shows numbers the rows do not hold."""
+    rows = load_rows(rows_path(profile, REPO_ROOT), profile=row_profile(profile))
+    planned = len(plan(profiles()[profile]["seeds"], methods_of(profile)))
+    readme = (REPO_ROOT / "results" / "README.md").read_text()
+    if len(rows) == planned:
+        assert seed_markdown(rows, methods_of(profile)) in readme
+    else:
+        assert f"under way, {len(rows)} of its {planned} rows" in readme
