@@ -36,6 +36,7 @@ from granlib.evaluation.features import metric_label
 from granlib.jsonl import read_jsonl
 from granlib.normalizers import method_label
 from granlib.study.instruments.seeds import StudySeeds
+from granlib.study.ledger.curves import copy_logged_points
 from granlib.study.ledger.estimate import Estimate, PlannedCost, estimate, plan_line, run_kind
 from granlib.study.ledger.images.measures import COLLAPSE_RATIO, pixel_std, train_seconds
 from granlib.study.ledger.profiles import DATASET, anchored_params
@@ -206,9 +207,10 @@ def diverged_row(planned: PlannedRun, params: dict, cell: Cell, step: int) -> di
 # One point of a probe curve: a map run's probe measures at one log, with the run's cell, protocol and commit.
 PROBE_FIELDS = tuple(f"{name}[{s}]" for s in PROBE_SETS for name in (
     "n_median", "n2_over_eps_median", "g_mean", "f_abs_mean", "grad_g_mean", "trap_share", "diversity"))
+PROBE_IDENTITY = ("profile", "cell", "seed", "method", "loss", "K", "ndf", "eps", "iterations", "precision",
+                  "git_commit")
 PROBE_POINTS = RowSchema(key=("profile", "cell", "seed", "iterations", "step"),
-                         required=("profile", "cell", "seed", "method", "loss", "K", "ndf", "eps", "iterations",
-                                   "step", "precision", "git_commit", *PROBE_FIELDS),
+                         required=(*PROBE_IDENTITY, "step", *PROBE_FIELDS),
                          numeric=("seed", "K", "ndf", "eps", "iterations", "step"))
 CURVES_FILE = "probe_curves.jsonl"
 
@@ -216,17 +218,10 @@ CURVES_FILE = "probe_curves.jsonl"
 def collect_probe_curves(profile: str, root: Path | None = None, **where: str | Path) -> Path:
     """Append to ``probe_curves.jsonl`` (beside the rows) every probe log of each map row's run directory that is
     not there yet: the curves behind the trajectory and trap figures, kept in git where run directories are not."""
-    settings = profiles()[profile]
     path = rows_path(profile, root, **where).with_name(CURVES_FILE)
-    store = RowStore(path, PROBE_POINTS)
-    project = Path(anchored_params(settings, profile, root)["project_root"])
-    for row in load_rows(rows_path(profile, root, **where), profile=row_profile(profile)).to_dict("records"):
-        run_dir = project / row["run_dir"]
-        for line in read_jsonl(run_dir / "stats.jsonl") if run_dir.exists() else ():
-            if "trap_share[real]" in line:
-                store.append({name: row[name] for name in ("profile", "cell", "seed", "method", "loss", "K", "ndf",
-                                                           "eps", "iterations", "precision", "git_commit")}
-                             | {"step": line["step"]} | {name: line[name] for name in PROBE_FIELDS})
+    project = Path(anchored_params(profiles()[profile], profile, root)["project_root"])
+    rows = load_rows(rows_path(profile, root, **where), profile=row_profile(profile)).to_dict("records")
+    copy_logged_points(rows, project, RowStore(path, PROBE_POINTS), PROBE_IDENTITY, PROBE_FIELDS)
     return path
 
 

@@ -26,15 +26,24 @@ Run ``python -m granlib.study.ledger.images --profile smoke|pilot|cpu|regime16|g
 (resumable: a finished run is evaluated, an unfinished one resumed, a row that exists skipped), in protocol order
 (every method of seed 0, then seed 1, …, so a study cut short leaves whole seeds); ``--shard i/n`` takes every n-th
 run from the i-th, so n processes share the plan; one process per shard (a second is refused, naming the first).
-``--plan`` prints the plan and its time estimate without training.
+``--plan`` prints the plan and its time estimate without training; ``--collect`` copies the probe logs of every run
+with a row into ``train_curves.jsonl`` beside the rows (run directories are not in git).
 
 The package, by concern: :mod:`.protocol` (profiles, plan, estimate, the training loop), :mod:`.measures` (what a
 row adds per run), :mod:`.pilot` (the length rule and its curves), :mod:`.claims` (verdicts), :mod:`.report`
-(summary, figures, findings, the rendered ledger); ``__main__`` is the command line. Rows are read with
+(summary, figures, findings, the rendered ledger), :mod:`.curves` (D on the probes during training, against the
+Lipschitz ceiling); ``__main__`` is the command line. Rows are read with
 :func:`granlib.study.pipeline.results.load_rows` (``load_rows(rows_path(p), profile=row_profile(p))``).
 """
 
 from granlib.study.ledger.images.claims import IMAGE_RULE, evaluate_claims, group
+from granlib.study.ledger.images.curves import (
+    collect_train_curves,
+    curves_path,
+    gap_figure,
+    lipschitz_gap_ceiling,
+    load_train_curves,
+)
 from granlib.study.ledger.images.measures import (
     COLLAPSE_RATIO,
     ema_initial_share,
@@ -80,9 +89,10 @@ from granlib.study.ledger.images.report import (
     seed_table,
 )
 
-__all__ = ["COLLAPSE_RATIO", "DATASET", "IMAGE_RULE", "METHODS", "ROWS_FILE", "NoLengthError", "choose_length",
-           "describe", "ema_initial_share", "estimated", "evaluate_claims", "fd_figure", "fd_noise",
-           "findings", "grid_pixel_std", "group", "measure_run", "measured_runs", "method_summary", "methods_of",
+__all__ = ["COLLAPSE_RATIO", "DATASET", "IMAGE_RULE", "METHODS", "ROWS_FILE", "choose_length",
+           "collect_train_curves", "curves_path", "describe", "ema_initial_share", "estimated", "evaluate_claims",
+           "fd_figure", "fd_noise", "findings", "gap_figure", "grid_pixel_std", "group", "lipschitz_gap_ceiling",
+           "load_train_curves", "measure_run", "measured_runs", "method_summary", "methods_of", "NoLengthError",
            "pilot_curves", "pilot_curves_path", "pilot_figure", "pixel_std", "plan", "profiles", "read_pilot_curves",
            "reference_caption", "render_ledger", "row_profile", "row_samples", "rows_path", "run_study",
            "samples_panel", "save_pilot_curves", "seed_markdown", "seed_table", "study_params", "train_seconds"]

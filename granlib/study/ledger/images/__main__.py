@@ -1,5 +1,6 @@
-"""``python -m granlib.study.ledger.images --profile smoke|pilot|cpu|regime16|gpu [--shard i/n] [--plan]``: train
-what is missing, then render the ledger (the package's docstring says how)."""
+"""``python -m granlib.study.ledger.images --profile smoke|pilot|cpu|regime16|gpu [--shard i/n] [--plan]
+[--collect]``: train what is missing, then copy the runs' training curves and render the ledger (the package's
+docstring says how)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from granlib.project import project_root
 from granlib.study.ledger import images
 from granlib.study.ledger.estimate import plan_line
 from granlib.study.ledger.images.claims import evaluate_claims
+from granlib.study.ledger.images.curves import collect_train_curves
 from granlib.study.ledger.images.protocol import (
     estimated,
     measured_runs,
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shard", default="0/1", help="i/n: this process takes runs i, i+n, i+2n, … of the plan")
     parser.add_argument("--render-only", action="store_true", help="write the tables from the rows so far")
     parser.add_argument("--plan", action="store_true", help="print the plan and its time estimate; train nothing")
+    parser.add_argument("--collect", action="store_true",
+                        help="train nothing; add the probe logs of every run with a row to train_curves.jsonl")
     args = parser.parse_args(argv)
     try:
         shard = parse_shard(args.shard)
@@ -49,11 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         print_plan([(f"{method_label(method)}, seed {seed}", (method, seed) in measured) for method, seed in todo],
                    shard)
         return 0
-    if not args.render_only:
+    if not (args.render_only or args.collect):
         status = train_shard(settings["device"],
                              lambda: run_study(args.profile, shard, log=lambda line: print(line, flush=True)))
         if status:
             return status
+    print(f"training curves: {collect_train_curves(args.profile)}")
+    if args.collect:
+        return 0
     rows = load_rows(rows_path(args.profile), profile=row_profile(args.profile))
     table = evaluate_claims(rows, settings["min_n"], methods_of(args.profile))
     for path in render_ledger(table, rows, args.profile, project_root() / settings["tables_dir"]):
