@@ -22,7 +22,6 @@ probe logs of every run with a row into ``probe_curves.jsonl`` beside the rows (
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from dataclasses import dataclass
@@ -43,8 +42,8 @@ from granlib.study.ledger.profiles import DATASET, anchored_params
 from granlib.study.ledger.regime_profiles import profiles, row_profile, rows_path
 from granlib.study.pipeline.experiments import PlannedRun, plan_run, provenance, run_and_evaluate
 from granlib.study.pipeline.results import append_row, load_rows
-from granlib.study.pipeline.row_store import RowSchema, RowStore, parse_shard, print_plan, study_lock
-from granlib.study.pipeline.study_cli import train_shard
+from granlib.study.pipeline.row_store import RowSchema, RowStore, study_lock
+from granlib.study.pipeline.study_cli import parse_study_args, show_plan, study_parser, train_shard
 from granlib.training.loop import NonFiniteLossError
 from granlib.training.probes import PROBE_SETS, sample_diversity
 from granlib.training.run_dir import load_ema_generator, saved_config
@@ -232,30 +231,19 @@ def load_probe_curves(profile: str, root: Path | None = None, **where: str | Pat
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m granlib.study.ledger.regime", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="smoke")
-    parser.add_argument("--shard", default="0/1", help="i/n: this process takes runs i, i+n, i+2n, … of the plan")
-    parser.add_argument("--plan", action="store_true", help="print the plan and its time estimate; train nothing")
-    parser.add_argument("--collect", action="store_true",
-                        help="train nothing; add the probe curves of every run with a row to probe_curves.jsonl")
-    args = parser.parse_args(argv)
     known = profiles()
-    if args.profile not in known:
-        parser.error(f"--profile {args.profile!r}: choose one of {sorted(known)}")
-    try:
-        shard = parse_shard(args.shard)
-    except ValueError as error:
-        parser.error(str(error))
+    parser = study_parser("python -m granlib.study.ledger.regime", __doc__, known,
+                          "add the probe curves of every run with a row to probe_curves.jsonl")
+    args, shard = parse_study_args(parser, argv)
     settings = known[args.profile]
     todo = plan(settings)
     measured = measured_runs(args.profile)
-    print(plan_line(args.profile, f"{len(todo)} runs ({len(cells(settings))} cells × {settings['seeds']} seeds) of "
-                    f"{settings['iterations']} iterations", len(measured), len(todo), estimated(args.profile, measured),
-                    settings["device"]), flush=True)
+    show_plan(plan_line(args.profile, f"{len(todo)} runs ({len(cells(settings))} cells × {settings['seeds']} seeds) "
+                        f"of {settings['iterations']} iterations", len(measured), len(todo),
+                        estimated(args.profile, measured), settings["device"]),
+              [(f"{cell.name}: {cell.label}, seed {seed}", (cell.name, seed) in measured) for cell, seed in todo],
+              shard, listed=args.plan)
     if args.plan:
-        print_plan([(f"{cell.name}: {cell.label}, seed {seed}", (cell.name, seed) in measured) for cell, seed in todo],
-                   shard)
         return 0
     if not args.collect:
         status = train_shard(settings["device"],

@@ -38,3 +38,15 @@ def test_each_study_command_line_exits_busy_when_its_shard_is_held(main, module,
     with study_lock(path, (0, 1)):
         assert main(["--profile", "smoke"]) == BUSY_EXIT
     assert "not started: " in capsys.readouterr().err and not path.exists()
+
+
+@pytest.mark.parametrize("main", [regime.main, image_study.main], ids=["regime", "images"])
+def test_each_study_command_line_takes_the_same_options_and_refuses_an_unknown_profile(main, capsys):
+    with pytest.raises(SystemExit) as help_exit:
+        main(["--help"])
+    usage = capsys.readouterr().out
+    assert help_exit.value.code == 0
+    assert all(option in usage for option in ("--profile", "--shard", "--plan", "--collect"))
+    with pytest.raises(SystemExit) as refused:
+        main(["--profile", "no-such-profile"])
+    assert refused.value.code == 2 and "invalid choice: 'no-such-profile'" in capsys.readouterr().err

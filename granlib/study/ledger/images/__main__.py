@@ -4,7 +4,6 @@ docstring says how)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from granlib.normalizers import method_label
@@ -25,33 +24,23 @@ from granlib.study.ledger.images.protocol import (
 )
 from granlib.study.ledger.images.report import render_ledger
 from granlib.study.pipeline.results import load_rows
-from granlib.study.pipeline.row_store import parse_shard, print_plan
-from granlib.study.pipeline.study_cli import train_shard
+from granlib.study.pipeline.study_cli import parse_study_args, show_plan, study_parser, train_shard
 
 
 def main(argv: list[str] | None = None) -> int:
     studies = profiles()
-    parser = argparse.ArgumentParser(prog="python -m granlib.study.ledger.images", description=images.__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", choices=sorted(studies), default="smoke")
-    parser.add_argument("--shard", default="0/1", help="i/n: this process takes runs i, i+n, i+2n, … of the plan")
+    parser = study_parser("python -m granlib.study.ledger.images", images.__doc__, studies,
+                          "add the probe logs of every run with a row to train_curves.jsonl")
     parser.add_argument("--render-only", action="store_true", help="write the tables from the rows so far")
-    parser.add_argument("--plan", action="store_true", help="print the plan and its time estimate; train nothing")
-    parser.add_argument("--collect", action="store_true",
-                        help="train nothing; add the probe logs of every run with a row to train_curves.jsonl")
-    args = parser.parse_args(argv)
-    try:
-        shard = parse_shard(args.shard)
-    except ValueError as error:
-        parser.error(str(error))
+    args, shard = parse_study_args(parser, argv)
     settings = studies[args.profile]
     todo = plan(settings["seeds"], methods_of(args.profile))
     measured = measured_runs(args.profile)
-    print(plan_line(args.profile, f"{len(todo)} runs of {settings['iterations']} iterations", len(measured), len(todo),
-                    estimated(args.profile, measured), settings["device"]), flush=True)
+    show_plan(plan_line(args.profile, f"{len(todo)} runs of {settings['iterations']} iterations", len(measured),
+                        len(todo), estimated(args.profile, measured), settings["device"]),
+              [(f"{method_label(method)}, seed {seed}", (method, seed) in measured) for method, seed in todo], shard,
+              listed=args.plan)
     if args.plan:
-        print_plan([(f"{method_label(method)}, seed {seed}", (method, seed) in measured) for method, seed in todo],
-                   shard)
         return 0
     if not (args.render_only or args.collect):
         status = train_shard(settings["device"],
