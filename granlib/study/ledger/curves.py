@@ -17,8 +17,7 @@ def copy_logged_points(rows: Iterable[dict], project: Path, store: RowStore, ide
     already stored is left as it is (the store's run key). Returns how many points were added."""
     added = 0
     for row in rows:
-        run_dir = project / row["run_dir"]
-        for line in read_jsonl(run_dir / "stats.jsonl") if run_dir.exists() else ():
+        for line in read_jsonl(project / row["run_dir"] / "stats.jsonl"):  # [] where the run directory is gone
             if all(name in line for name in fields):
                 point = {name: row[name] for name in identity} | {"step": line["step"]}
                 added += store.append(point | {name: line[name] for name in fields})

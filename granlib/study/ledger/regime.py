@@ -37,7 +37,7 @@ from granlib.normalizers import method_label
 from granlib.study.instruments.seeds import StudySeeds
 from granlib.study.ledger.curves import copy_logged_points
 from granlib.study.ledger.estimate import Estimate, PlannedCost, estimate, plan_line, run_kind
-from granlib.study.ledger.images.measures import COLLAPSE_RATIO, pixel_std, train_seconds
+from granlib.study.ledger.images.measures import collapsed, pixel_std, train_seconds
 from granlib.study.ledger.profiles import DATASET, anchored_params
 from granlib.study.ledger.regime_profiles import profiles, row_profile, rows_path
 from granlib.study.pipeline.experiments import PlannedRun, plan_run, provenance, run_and_evaluate
@@ -112,9 +112,10 @@ def estimated(profile: str, skipped: set[tuple[str, int]] = frozenset(), rows: p
 
 def probe_summary(records: list[dict], iterations: int) -> dict:
     """A run's probe measures as the rule reads them: the final values per set, the first iteration where D was
-    trapped (either set's trap share > :data:`TRAPPED_SHARE`), where the generated probes had collapsed (their
-    diversity < COLLAPSE_RATIO × the real probes'), and where D had left n² ≪ ε (both sets' median n²/ε ≥ 1); and
-    whether the probes' collapse status held over the last :data:`SETTLE_ITERATIONS` iterations."""
+    trapped (either set's trap share > :data:`TRAPPED_SHARE`), where the generated probes had collapsed
+    (:func:`~granlib.study.ledger.images.measures.collapsed` against the real probes), and where D had left n² ≪ ε
+    (both sets' median n²/ε ≥ 1); and whether the probes' collapse status held over the last
+    :data:`SETTLE_ITERATIONS` iterations."""
     logged = [r for r in records if "trap_share[real]" in r]
     if not logged:
         return {}
@@ -122,8 +123,8 @@ def probe_summary(records: list[dict], iterations: int) -> dict:
     def trapped(r: dict) -> bool:
         return max(r["trap_share[real]"], r["trap_share[generated]"]) > TRAPPED_SHARE
 
-    def collapsed(r: dict) -> bool:
-        return r["diversity[generated]"] < COLLAPSE_RATIO * r["diversity[real]"]
+    def probes_collapsed(r: dict) -> bool:
+        return collapsed(r["diversity[generated]"], r["diversity[real]"])
 
     def escaped(r: dict) -> bool:
         ratios = [r[f"n2_over_eps_median[{s}]"] for s in PROBE_SETS]
@@ -133,12 +134,12 @@ def probe_summary(records: list[dict], iterations: int) -> dict:
         return next((r["step"] for r in logged if test(r)), None)
 
     last = logged[-1]
-    tail = [collapsed(r) for r in logged if r["step"] >= iterations - SETTLE_ITERATIONS]
+    tail = [probes_collapsed(r) for r in logged if r["step"] >= iterations - SETTLE_ITERATIONS]
     summary = {f"{name}_{s}_final": last[f"{name}[{s}]"] for s in PROBE_SETS
                for name in ("n_median", "n2_over_eps_median", "g_mean", "g_abs_mean", "f_abs_mean", "grad_g_mean",
                             "trap_share", "diversity")}
     summary.update(trapped_final=trapped(last), first_trapped_step=first(trapped),
-                   probe_collapsed_final=collapsed(last), first_probe_collapse_step=first(collapsed),
+                   probe_collapsed_final=probes_collapsed(last), first_probe_collapse_step=first(probes_collapsed),
                    first_escape_step=first(escaped), settled=len(set(tail)) == 1, probe_logs=len(logged))
     return summary
 
@@ -157,7 +158,7 @@ def measure_run(run_dir: Path, settings: dict, params: dict, seed: int, cell: Ce
     row = {"cell": cell.name, "cell_label": cell.label, "train_seconds": train_seconds(run_dir),
            "pixel_std_generated": pixel_std(fake), "pixel_std_real": pixel_std(real),
            "diversity_generated": sample_diversity(fake), "diversity_real": sample_diversity(real)}
-    row["collapsed"] = row["diversity_generated"] < COLLAPSE_RATIO * row["diversity_real"]
+    row["collapsed"] = collapsed(row["diversity_generated"], row["diversity_real"])
     row.update(probe_summary(read_jsonl(run_dir / "stats.jsonl"), config.iterations))
     grids = sorted((run_dir / "samples").glob("step_*.png"))
     if grids:
@@ -211,13 +212,13 @@ PROBE_IDENTITY = ("profile", "cell", "seed", "method", "loss", "K", "ndf", "eps"
 PROBE_POINTS = RowSchema(key=("profile", "cell", "seed", "iterations", "step"),
                          required=(*PROBE_IDENTITY, "step", *PROBE_FIELDS),
                          numeric=("seed", "K", "ndf", "eps", "iterations", "step"))
-CURVES_FILE = "probe_curves.jsonl"
+PROBE_CURVES_FILE = "probe_curves.jsonl"
 
 
 def collect_probe_curves(profile: str, root: Path | None = None, **where: str | Path) -> Path:
     """Append to ``probe_curves.jsonl`` (beside the rows) every probe log of each map row's run directory that is
     not there yet: the curves behind the trajectory and trap figures, kept in git where run directories are not."""
-    path = rows_path(profile, root, **where).with_name(CURVES_FILE)
+    path = rows_path(profile, root, **where).with_name(PROBE_CURVES_FILE)
     project = Path(anchored_params(profiles()[profile], profile, root)["project_root"])
     rows = load_rows(rows_path(profile, root, **where), profile=row_profile(profile)).to_dict("records")
     copy_logged_points(rows, project, RowStore(path, PROBE_POINTS), PROBE_IDENTITY, PROBE_FIELDS)
@@ -226,7 +227,7 @@ def collect_probe_curves(profile: str, root: Path | None = None, **where: str | 
 
 def load_probe_curves(profile: str, root: Path | None = None, **where: str | Path) -> pd.DataFrame:
     """The committed probe curves of ``profile`` (an empty frame before any)."""
-    path = rows_path(profile, root, **where).with_name(CURVES_FILE)
+    path = rows_path(profile, root, **where).with_name(PROBE_CURVES_FILE)
     return RowStore(path, PROBE_POINTS).frame(PROBE_POINTS.required, profile=row_profile(profile))
 
 

@@ -39,6 +39,16 @@ def apply_theme() -> None:
     os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
 
 
+def line_with_band(ax: plt.Axes, runs: pd.DataFrame, x: str, y: str, centre: str = "mean", **line) -> plt.Line2D:
+    """``y`` against ``x`` over several runs: the runs' ``centre`` ("mean" or "median") as a line (``line``: its
+    style and label), their range as a band of the line's colour."""
+    by_x = runs.groupby(x)[y]
+    middle = getattr(by_x, centre)()
+    (drawn,) = ax.plot(middle.index, middle, **line)
+    ax.fill_between(middle.index, by_x.min(), by_x.max(), color=drawn.get_color(), alpha=0.2)
+    return drawn
+
+
 def read_stats(run_dir: str | Path) -> pd.DataFrame:
     """A run's stats.jsonl as a table, one row per logged step."""
     return pd.DataFrame(read_jsonl(Path(run_dir, "stats.jsonl")))

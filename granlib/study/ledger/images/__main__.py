@@ -11,7 +11,7 @@ from granlib.project import project_root
 from granlib.study.ledger import images
 from granlib.study.ledger.estimate import plan_line
 from granlib.study.ledger.images.claims import evaluate_claims
-from granlib.study.ledger.images.curves import collect_train_curves
+from granlib.study.ledger.images.curves import collect_train_curves, curves_path
 from granlib.study.ledger.images.protocol import (
     estimated,
     measured_runs,
@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     studies = profiles()
     parser = study_parser("python -m granlib.study.ledger.images", images.__doc__, studies,
                           "add the probe logs of every run with a row to train_curves.jsonl")
-    parser.add_argument("--render-only", action="store_true", help="write the tables from the rows so far")
+    parser.add_argument("--render-only", action="store_true",
+                        help="train nothing; add the runs' training curves, then write the tables from the rows so far")
     args, shard = parse_study_args(parser, argv)
     settings = studies[args.profile]
     todo = plan(settings["seeds"], methods_of(args.profile))
@@ -47,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                              lambda: run_study(args.profile, shard, log=lambda line: print(line, flush=True)))
         if status:
             return status
-    print(f"training curves: {collect_train_curves(args.profile)}")
+    added = collect_train_curves(args.profile)
+    print(f"training curves: {added} points added to {curves_path(args.profile)}")
     if args.collect:
         return 0
     rows = load_rows(rows_path(args.profile), profile=row_profile(args.profile))

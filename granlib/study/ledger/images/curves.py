@@ -1,5 +1,6 @@
-"""The image study's training curves (D's values and slopes on the fixed probes, every 250 iterations) and what they
-test: whether D separates real from generated images by more than any K-Lipschitz function could.
+"""The image study's training curves (D's values and slopes on the fixed probes at every log: every 250 iterations in
+the CPU profiles) and what they test: whether D separates real from generated images by more than any K-Lipschitz
+function could.
 
 For D K-Lipschitz over the image cube [-1, 1]^(C·H·W) (ℓ2 norm over pixels), every pair of images is at most its
 diameter d = 2·√(C·H·W) apart, so the gap between D's means on two sets of images obeys
@@ -20,11 +21,13 @@ import pandas as pd
 
 from granlib.normalizers import method_label
 from granlib.study.ledger.curves import copy_logged_points
-from granlib.study.ledger.images.protocol import METHODS, row_profile, rows_path, study_params
+from granlib.study.ledger.images.protocol import METHODS, by_method, row_profile, rows_path, study_params
+from granlib.study.pipeline.plots import line_with_band
 from granlib.study.pipeline.results import load_rows
 from granlib.study.pipeline.row_store import RowSchema, RowStore
+from granlib.training.loop import PROBE_SIZE
 
-CURVES_FILE = "train_curves.jsonl"
+TRAIN_CURVES_FILE = "train_curves.jsonl"
 # What a point keeps of a run's row, and of the stats line it copies (granlib.training.probes, trainer's D step).
 CURVE_IDENTITY = ("profile", "method", "loss", "K", "seed", "ndf", "resolution", "iterations", "precision",
                   "git_commit")
@@ -37,17 +40,16 @@ CURVE_POINTS = RowSchema(key=("profile", "method", "loss", "K", "seed", "iterati
 
 def curves_path(profile: str, root: Path | None = None, **where: str | Path) -> Path:
     """``train_curves.jsonl`` beside the rows of ``profile``."""
-    return rows_path(profile, root, **where).with_name(CURVES_FILE)
+    return rows_path(profile, root, **where).with_name(TRAIN_CURVES_FILE)
 
 
-def collect_train_curves(profile: str, root: Path | None = None, **where: str | Path) -> Path:
+def collect_train_curves(profile: str, root: Path | None = None, **where: str | Path) -> int:
     """Add to :func:`curves_path` the logged points of every run of ``profile`` with a row whose run directory is on
-    disk (run directories are not in git; points already there are kept)."""
+    disk (run directories are not in git; points already there are kept); returns how many were added."""
     project = Path(study_params(profile, root, **where)["project_root"])
     rows = load_rows(rows_path(profile, root, **where), profile=row_profile(profile)).to_dict("records")
-    copy_logged_points(rows, project, RowStore(curves_path(profile, root, **where), CURVE_POINTS), CURVE_IDENTITY,
-                       CURVE_FIELDS)
-    return curves_path(profile, root, **where)
+    return copy_logged_points(rows, project, RowStore(curves_path(profile, root, **where), CURVE_POINTS),
+                              CURVE_IDENTITY, CURVE_FIELDS)
 
 
 def load_train_curves(profile: str, root: Path | None = None, **where: str | Path) -> pd.DataFrame:
@@ -59,29 +61,29 @@ def load_train_curves(profile: str, root: Path | None = None, **where: str | Pat
 
 
 def lipschitz_gap_ceiling(resolution: int, channels: int = 3, low: float = -1.0, high: float = 1.0) -> float:
-    """The largest |E g(real) − E g(generated)| / K of any K-Lipschitz g on [low, high]^(channels·resolution²):
-    the cube's diameter (high − low)·√(channels·resolution²)."""
+    """An upper bound on |E g(real) − E g(generated)| / K for any K-Lipschitz g (ℓ2 over pixels) on the cube
+    [low, high]^(channels·resolution²): its diameter (high − low)·√(channels·resolution²)."""
     return (high - low) * math.sqrt(channels * resolution * resolution)
 
 
 def gap_figure(curves: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> plt.Figure:
-    """Per method (median over seeds, band: their range), by iteration: left, D's gap between real and generated
-    probes over K against :func:`lipschitz_gap_ceiling`; right, the largest ‖∇ₓD‖ over K on the probes."""
+    """Per method (median over seeds, band: their range), by log: left, D's gap between real and generated probes
+    over K against :func:`lipschitz_gap_ceiling`; right, the largest ‖∇ₓD‖ on the probes over K."""
+    if not len(curves):
+        raise ValueError("no training curves to draw")
     fig, (gap_ax, slope_ax) = plt.subplots(1, 2, figsize=(11, 5))
-    keys = [key for key in dict.fromkeys([*methods, *(curves.method + "/" + curves.loss)])
-            if (curves.method + "/" + curves.loss == key).any()]
-    for key in keys:
-        part = curves[curves.method + "/" + curves.loss == key].assign(slope_over_K=lambda c: c.grad_d_max / c.K)
-        for ax, column in ((gap_ax, "gap_over_K"), (slope_ax, "slope_over_K")):
-            by_step = part.groupby("step")[column]
-            line, = ax.plot(by_step.median().index, by_step.median(), label=method_label(key))
-            ax.fill_between(by_step.min().index, by_step.min(), by_step.max(), color=line.get_color(), alpha=0.15)
+    shown = curves.assign(gap_over_K=curves.gap_over_K.where(curves.gap_over_K > 0),  # 0 has no place on a log axis
+                          slope_over_K=curves.grad_d_max / curves.K)
+    for _, part in by_method(shown, methods):
+        first = part.iloc[0]  # the label names K where the method has one
+        line = line_with_band(gap_ax, part, "step", "gap_over_K", centre="median",
+                              label=method_label(first.method, first.loss, first.K))
+        line_with_band(slope_ax, part, "step", "slope_over_K", centre="median", color=line.get_color())
     resolution = int(curves.resolution.iloc[0])
     ceiling = lipschitz_gap_ceiling(resolution)
     gap_ax.axhline(ceiling, color="k", linestyle="--",
-                   label=f"ceiling of any K-Lipschitz D: 2·√(3·{resolution}²) = {ceiling:.0f}")
+                   label=f"bound for any K-Lipschitz D: 2·√(3·{resolution}²) = {ceiling:.0f}")
     bound = slope_ax.axhline(1.0, color="k", linestyle=":", label="K (GraN's bound inside a region)")
-    seeds = curves.groupby(["method", "loss"]).seed.nunique()
     for ax, title, label in (
             (gap_ax, "D's gap between real and generated probes", "|mean D(real) − mean D(generated)| / K"),
             (slope_ax, "D's steepest slope on the probes", "max ‖∇ₓD‖ / K")):
@@ -91,8 +93,9 @@ def gap_figure(curves: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> plt.
         ax.set_title(title)
     handles, labels = gap_ax.get_legend_handles_labels()
     fig.legend(handles + [bound], labels + [bound.get_label()], loc="lower center", ncol=4, fontsize=8)
-    seeds_text = f"{seeds.min()}–{seeds.max()}" if seeds.min() != seeds.max() else f"{seeds.max()}"
-    fig.suptitle(f"D on 64 fixed real and 64 fixed generated probes during training\n(median over {seeds_text} "
-                 "seeds, band: their range; K = 1 for the unnormalised GAN)")
+    seeds = curves.groupby(["method", "loss"]).seed.nunique()
+    counted = f"{seeds.min()}–{seeds.max()}" if seeds.min() != seeds.max() else f"{seeds.max()}"
+    fig.suptitle(f"D on {PROBE_SIZE} fixed real and {PROBE_SIZE} fixed generated probes during training\n(median "
+                 f"over {counted} seeds, band: their range; K = 1 where the legend names none)")
     fig.tight_layout(rect=(0, 0.16, 1, 1))
     return fig

@@ -22,6 +22,12 @@ NOISE_SAMPLE_SEED = 1  # the second, disjoint noise stream of the FD-noise evalu
 COLLAPSE_RATIO = 0.25  # a generator whose samples vary less than this share of the real images' variation collapsed
 
 
+def collapsed(diversity_generated, diversity_real):
+    """Whether a generator collapsed: its samples vary less than :data:`COLLAPSE_RATIO` × as much as real images do
+    (numbers or, element-wise, Series)."""
+    return diversity_generated < COLLAPSE_RATIO * diversity_real
+
+
 def ema_initial_share(iterations: int, decay: float) -> float:
     """The weight EMA-G still gives the initial G after ``iterations`` updates: decayⁿ."""
     return decay**iterations

@@ -14,6 +14,7 @@ from granlib.jsonl import read_jsonl
 from granlib.normalizers import method_label, parse_method
 from granlib.study.ledger.images.protocol import DATASET, methods_of, plan, profiles, study_params
 from granlib.study.pipeline.experiments import plan_run
+from granlib.study.pipeline.plots import line_with_band
 from granlib.study.pipeline.results import SOURCE
 from granlib.study.pipeline.row_store import RowSchema, RowStore
 from granlib.training.run_dir import saved_config
@@ -95,10 +96,8 @@ def pilot_figure(curves: pd.DataFrame, chosen: int | None = None) -> plt.Figure:
     """FD against iterations, one band (the seeds' range) and line (their mean) per pilot method."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for (method, loss), part in curves.groupby(["method", "loss"], sort=False):
-        by_step = part.groupby("step").fd
-        line = ax.plot(by_step.mean().index, by_step.mean(), marker="o", ms=3,
-                       label=f"{method_label(method, loss)} (mean of {part.seed.nunique()} seeds)")[0]
-        ax.fill_between(by_step.min().index, by_step.min(), by_step.max(), color=line.get_color(), alpha=0.2)
+        line_with_band(ax, part, "step", "fd", marker="o", ms=3,
+                       label=f"{method_label(method, loss)} (mean of {part.seed.nunique()} seeds)")
     if chosen is not None:
         ax.axvline(chosen, color="k", ls="--", lw=1, label=f"the study's length: {chosen:,}".replace(",", " "))
     first = curves.iloc[0]

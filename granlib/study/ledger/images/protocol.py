@@ -49,6 +49,13 @@ def methods_of(profile: str) -> tuple[str, ...]:
     return profiles()[profile].get("methods", METHODS)
 
 
+def by_method(frame: pd.DataFrame, methods: tuple[str, ...] = METHODS) -> list[tuple[str, pd.DataFrame]]:
+    """("normaliser/loss", its part of ``frame``) per method present: those of ``methods`` in that order, then any
+    other in order of appearance."""
+    keys = frame.method + "/" + frame.loss
+    return [(key, frame[keys == key]) for key in dict.fromkeys([*methods, *keys]) if (keys == key).any()]
+
+
 def plan(seeds: int, methods: tuple[str, ...] = METHODS) -> list[tuple[str, int]]:
     """(method, seed) in protocol order: every method of seed 0 first, then seed 1, …"""
     return [(method, seed) for seed in range(seeds) for method in methods]

@@ -11,8 +11,8 @@ import pandas as pd
 from granlib.data import DatasetNotFoundError, real_images
 from granlib.normalizers import method_label
 from granlib.study.ledger.images.claims import IMAGE_RULE
-from granlib.study.ledger.images.measures import COLLAPSE_RATIO, ema_initial_share
-from granlib.study.ledger.images.protocol import METHODS, methods_of, profiles, study_params
+from granlib.study.ledger.images.measures import COLLAPSE_RATIO, collapsed, ema_initial_share
+from granlib.study.ledger.images.protocol import METHODS, by_method, methods_of, profiles, study_params
 from granlib.study.ledger.render import NO_VERDICT, Section, render, stamp_sentences
 from granlib.study.pipeline.plots import sample_grids
 from granlib.study.pipeline.results import caveats, compact_table, summary_table, to_html, to_markdown
@@ -45,31 +45,31 @@ MARKDOWN_BOLD = "**{}**"  # how seed_table marks a value in Markdown; HTML takes
 
 def seed_table(rows: pd.DataFrame, methods: tuple[str, ...] = METHODS, bold: str = MARKDOWN_BOLD) -> pd.DataFrame:
     """FD of every run, one line per method in the order of ``methods``: EMA-G's FD per seed (raw G's in brackets,
-    "—" for a seed without a row), the mean ± std over seeds with their count, and the samples' diversity per seed.
-    ``bold`` marks the lowest mean and every collapsed run's diversity (below :data:`COLLAPSE_RATIO` × the real
-    images')."""
+    "—" for a seed without a row), the mean ± std over seeds with their count (:func:`method_summary`), and the
+    samples' diversity per seed. ``bold`` marks the lowest mean and every collapsed run's diversity
+    (:func:`~granlib.study.ledger.images.measures.collapsed`)."""
     seeds = sorted(set(int(s) for s in rows.seed))
-    keys = [key for key in dict.fromkeys([*methods, *(rows.method + "/" + rows.loss)])
-            if (rows.method + "/" + rows.loss == key).any()]
-    parts = [rows[rows.method + "/" + rows.loss == key].sort_values("seed") for key in keys]
-    means = [part.fd.mean() for part in parts]
-    lowest = min(range(len(parts)), key=means.__getitem__) if parts else None
+    summary = method_summary(rows, methods).set_index("name")
+    if not summary.index.is_unique:
+        raise ValueError("seed_table takes one protocol and one K per method; these rows hold several")
+    lowest = summary.fd_mean.idxmin() if summary.fd_mean.notna().any() else None
+    listed = f"{seeds[0]}–{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else ", ".join(map(str, seeds))
     lines = []
-    for position, part in enumerate(parts):
+    for _, part in by_method(rows, methods):
+        name = method_label(part.method.iloc[0], part.loss.iloc[0])
         by_seed = {int(run.seed): run for run in part.itertuples()}
-        line = {"method": method_label(part.method.iloc[0], part.loss.iloc[0])}
-        for seed in seeds:
-            run = by_seed.get(seed)
-            line[f"seed {seed}"] = "—" if run is None else f"{run.fd:.1f} ({run.fd_raw:.1f})"
-        std = "" if len(part) < 2 else f" ± {part.fd.std():.1f}"
-        mean = f"{means[position]:.1f}{std} ({len(part)})"
-        line["mean ± std (n)"] = bold.format(mean) if position == lowest else mean
+        mean = summary.loc[name]
+        shown = "—" if pd.isna(mean.fd_mean) else f"{mean.fd_mean:.1f}" + (
+            "" if pd.isna(mean.fd_std) else f" ± {mean.fd_std:.1f}")
+        shown = f"{shown} ({int(mean.seeds)})"
         diversities = ["—" if run is None else bold.format(f"{run.diversity_generated:.3f}")
-                       if run.diversity_generated < COLLAPSE_RATIO * run.diversity_real
+                       if collapsed(run.diversity_generated, run.diversity_real)
                        else f"{run.diversity_generated:.3f}" for run in map(by_seed.get, seeds)]
-        line[f"sample diversity, seeds {seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else "sample diversity"] = (
-            ", ".join(diversities))
-        lines.append(line)
+        lines.append({"method": name,
+                      **{f"seed {seed}": "—" if seed not in by_seed else
+                         f"{by_seed[seed].fd:.1f} ({by_seed[seed].fd_raw:.1f})" for seed in seeds},
+                      "mean ± std (n)": bold.format(shown) if name == lowest else shown,
+                      f"sample diversity, seed{'s' if len(seeds) > 1 else ''} {listed}": ", ".join(diversities)})
     return pd.DataFrame(lines)
 
 
@@ -142,8 +142,7 @@ def row_samples(rows: pd.DataFrame, rows_dir: Path, seed: int = 0, methods: tupl
                 ) -> list[tuple[str, Path]]:
     """(caption, path) of each method's committed sample grid of ``seed``, in the order of ``methods``."""
     chosen = rows[rows.seed == seed] if len(rows) else rows
-    order = {m: i for i, m in enumerate(methods)}
-    runs = sorted(chosen.itertuples(), key=lambda r: order.get(f"{r.method}/{r.loss}", len(order)))
+    runs = [run for _, part in (by_method(chosen, methods) if len(chosen) else ()) for run in part.itertuples()]
     def caption(run) -> str:
         iterations = f"{int(run.iterations):,}".replace(",", " ")
         return f"{method_label(run.method, run.loss)}\nseed {run.seed}, iteration {iterations}"
@@ -207,7 +206,7 @@ def findings(rows: pd.DataFrame, table: pd.DataFrame, methods: tuple[str, ...] =
         sentences.append(f"Samples flatter than half the {reference}' pixel spread: "
                          + (", ".join(flat.name) if len(flat) else "none") + ".")
     if "diversity_generated" in rows:  # per run: one collapsed seed is a failure even where the mean is not
-        runs = rows[rows.diversity_generated < COLLAPSE_RATIO * rows.diversity_real]
+        runs = rows[collapsed(rows.diversity_generated, rows.diversity_real)]
         named = {method_label(m, l): part.seed for (m, l), part in runs.groupby(["method", "loss"], sort=False)}
         listed = "; ".join(f"{name} seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))}"
                            for name, seeds in named.items())

@@ -62,3 +62,13 @@ def test_spectral_norm_of_a_one_by_one_conv_is_that_of_its_channel_matrix():
     expected = torch.linalg.matrix_norm(net[0].weight[:, :, 0, 0], ord=2).item()
     assert report["sigma_max"] == pytest.approx(max(expected, 1.0), rel=1e-4)
     assert report["sigma_product"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_generator_collapsed_when_its_samples_vary_less_than_a_quarter_as_much_as_real_images():
+    import pandas as pd
+
+    from granlib.study.ledger.images.measures import COLLAPSE_RATIO, collapsed
+
+    assert COLLAPSE_RATIO == 0.25
+    assert collapsed(0.1, 0.5) and not collapsed(0.125, 0.5) and not collapsed(0.4, 0.5)
+    assert list(collapsed(pd.Series([0.0, 0.3]), pd.Series([0.5, 0.5]))) == [True, False]

@@ -121,3 +121,12 @@ def test_the_plan_line_counts_the_committed_rows_and_estimates_what_is_left(caps
     assert first.startswith(f"regime16: 35 runs of 10000 iterations, {done} with a row already (nothing to train), "
                             f"{35 - done} to train")
     assert first.endswith("to train") if done == 35 else "; estimated " in first
+
+
+def test_by_method_takes_the_given_order_then_the_others_as_they_appear():
+    import pandas as pd
+
+    frame = pd.DataFrame({"method": ["extra", "sn", "gran", "sn"], "loss": ["ns"] * 4, "seed": [0, 0, 0, 1]})
+    parts = protocol.by_method(frame, ("gran/ns", "gp/wasserstein", "sn/ns"))
+    assert [key for key, _ in parts] == ["gran/ns", "sn/ns", "extra/ns"]  # gp/wasserstein has no rows: left out
+    assert list(parts[1][1].seed) == [0, 1]

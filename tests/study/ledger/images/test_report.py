@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import pytest
 import torch
@@ -208,19 +210,29 @@ def test_the_seed_table_shows_every_run_and_marks_collapsed_runs_and_the_lowest_
     assert table.loc["GraND-GAN", "seed 1"] == "201.0 (202.0)"
     assert table.loc["GraND-GAN", "mean ± std (n)"] == "**202.0 ± 1.6 (5)**"  # the lowest mean
     assert table.loc["GraND-GAN", "sample diversity, seeds 0–4"] == "0.450, 0.450, 0.450, **0.100**, 0.450"
-    assert table.loc["SNGAN", "seed 2"] == "—" and table.loc["SNGAN", "mean ± std (n)"].endswith("(4)")
+    assert table.loc["SNGAN", "seed 2"] == "—" and table.loc["SNGAN", "mean ± std (n)"] == "302.0 ± 1.8 (4)"
     assert table.loc["SNGAN", "sample diversity, seeds 0–4"].split(", ")[2] == "—"
     assert "<b>0.100</b>" in seed_table(rows, bold="<b>{}</b>").to_string()
+    two = seed_table(rows[rows.seed.isin([0, 3])])
+    assert "sample diversity, seeds 0, 3" in two.columns and two["mean ± std (n)"].iloc[0].startswith("**")
+    unmeasured = rows.assign(fd=lambda r: r.fd.where(~gran))  # GraND-GAN's FD missing: never the lowest
+    shown = seed_table(unmeasured).set_index("method")["mean ± std (n)"]
+    assert shown["GraND-GAN"] == "— (5)" and shown["GraNC-GAN"].startswith("**")
 
 
 @pytest.mark.parametrize("profile", ["cpu", "regime16"])
 def test_results_readme_shows_each_image_study_as_its_committed_rows_say(profile):
-    """A finished study's table of every seed in results/README.md is the one its rows make now; an unfinished one is
-    said to be under way with the count of its rows, so the page never shows numbers the rows do not hold."""
+    """A finished study's table of every seed in results/README.md is the one its rows make now, with the FD's noise
+    and the seeds' spread as its rows give them; an unfinished one is said to be under way with no more rows than
+    it has, so the page never shows numbers the rows do not hold."""
     rows = load_rows(rows_path(profile, REPO_ROOT), profile=row_profile(profile))
     planned = len(plan(profiles()[profile]["seeds"], methods_of(profile)))
     readme = (REPO_ROOT / "results" / "README.md").read_text()
     if len(rows) == planned:
         assert seed_markdown(rows, methods_of(profile)) in readme
+        noise = fd_noise(rows)
+        assert f"median {noise['noise_median']:.2f}, max {noise['noise_max']:.2f}" in readme
+        assert f"{noise['spread_min']:.1f}" in readme and f"median {noise['spread_median']:.1f}" in readme
     else:
-        assert f"under way, {len(rows)} of its {planned} rows" in readme
+        stated = int(re.search(rf"under way, (\d+) of its {planned} rows", readme).group(1))
+        assert stated <= len(rows)
