@@ -5,9 +5,9 @@ Layout::
     config.json        the resolved TrainConfig (every default as a number); a resumed run must match it
                        (execution-only fields may differ, and are then updated)
     provenance.json    granlib/torch versions, git commit, device name, dataset label, start date
-    stats.jsonl        one line per ``log_every``: losses, D outputs, ‖∇f‖ and ‖∇D‖ on a fixed probe (16 real
-                       images, G's images of 16 fixed codes), lr, s/iteration, whether iterations replay a CUDA
-                       graph (``cuda_graph``)
+    stats.jsonl        one line per ``log_every``: losses, D outputs, the probe measures of
+                       :mod:`granlib.training.probes` on a fixed probe (``PROBE_SIZE`` = 64 real images, G's images
+                       of 64 fixed codes), lr, s/iteration, whether iterations replay a CUDA graph (``cuda_graph``)
     metrics.jsonl      one line per evaluation (``eval_every``), with the evaluation's ``eval_seconds``
     samples/           EMA-G on a fixed noise, PNG grids
     checkpoints/latest.pt   G, D, EMA-G, optimisers, schedulers, step, RNG states, config (atomic)
