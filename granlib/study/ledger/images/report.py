@@ -244,9 +244,11 @@ def seeds_section(rows: pd.DataFrame, methods: tuple[str, ...], images: int) -> 
 
 def render_ledger(table: pd.DataFrame, rows: pd.DataFrame, profile: str, out_dir: str | Path) -> list[Path]:
     """ledger_images.md and ledger_images.html of the image study's ``profile``
-    (:func:`granlib.study.ledger.render.render`): the results table (:func:`results_section`) before the verdicts."""
-    methods = methods_of(profile)
-    images = profiles()[profile]["pixel_images"]
-    sections = (results_section(rows, methods), seeds_section(rows, methods, images)) if len(rows) else ()
-    return render(table, out_dir, profile == "smoke", profiles()[profile]["min_n"], title="Claims ledger — images",
+    (:func:`granlib.study.ledger.render.render`): the results table (:func:`results_section`) and, where the rows
+    measured raw-G FD and sample diversity, the table of every seed (:func:`seeds_section`), before the verdicts."""
+    methods, settings = methods_of(profile), profiles()[profile]
+    sections = (results_section(rows, methods),) if len(rows) else ()
+    if len(rows) and {"fd_raw", "diversity_generated"} <= set(rows):  # the pilot's rows measured neither
+        sections += (seeds_section(rows, methods, settings["pixel_images"]),)
+    return render(table, out_dir, profile == "smoke", settings["min_n"], title="Claims ledger — images",
                   summary=describe(rows, profile), name="ledger_images", rule=IMAGE_RULE, sections=sections)

@@ -236,3 +236,12 @@ def test_results_readme_shows_each_image_study_as_its_committed_rows_say(profile
     else:
         stated = int(re.search(rf"under way, (\d+) of its {planned} rows", readme).group(1))
         assert stated <= len(rows)
+
+
+def test_the_pilots_rows_render_without_the_table_of_every_seed(tmp_path):
+    """The pilot measured neither raw-G FD nor sample diversity: its ledger renders with the results table alone."""
+    rows = load_rows(rows_path("pilot", REPO_ROOT), profile=row_profile("pilot"))
+    assert len(rows) and "diversity_generated" not in rows
+    md, _ = (p.read_text() for p in render_ledger(evaluate_claims(rows, 2, methods_of("pilot")), rows, "pilot",
+                                                  tmp_path))
+    assert "## FD by method" in md and "## FD of every seed" not in md
