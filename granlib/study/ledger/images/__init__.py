@@ -7,6 +7,8 @@ of the published code (N(0, 0.02) init) at G/D base widths 64/8, batch 32 for D 
 chose (``pilot`` profile: none, SNGAN, GraND-GAN at 2 seeds with FD every 1 000 iterations; :func:`pilot_curves`).
 EMA-G with the published decay 0.999 from the first iteration: after n iterations the initial weights keep a share
 0.999ⁿ of EMA-G (< 1 % once n ≥ 4 603; :func:`ema_initial_share`).
+Profile ``regime16``: the same protocol, methods and length at D base width 16, the smallest width at which
+GraND-GAN learned in the regime map (:mod:`granlib.study.ledger.regime`).
 
 **A row** per run: full provenance (:mod:`granlib.study.pipeline.results`), FD-EffNetLite0 (a proxy, never FID), IS
 and KID of EMA-G against held-out test images; the same FD of the raw G; for seed 0 of each method a second FD of
