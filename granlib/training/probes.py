@@ -20,6 +20,10 @@ from torch import Tensor, nn
 from granlib.gran import at_least_float32, effective_eps
 
 PROBE_SETS = ("real", "generated")
+# what probe_measures logs per set, as "<measure>[<set>]" (the module docstring says what each is)
+PER_SET_MEASURES = ("n_median", "f_abs_mean", "g_mean", "g_abs_mean", "grad_g_mean", "n2_over_eps_median",
+                    "trap_share", "diversity")
+PROBE_FIELDS = tuple(f"{measure}[{name}]" for name in PROBE_SETS for measure in PER_SET_MEASURES)
 TRAP_FACTOR = 100  # a probe is in a flat region when its n is 100× below the other set's median n
 
 

@@ -1,7 +1,7 @@
 import torch
 
 from granlib.normalizers import build_discriminator
-from granlib.training.probes import PROBE_SETS, probe_measures, sample_diversity, trap_shares
+from granlib.training.probes import PROBE_FIELDS, PROBE_SETS, probe_measures, sample_diversity, trap_shares
 from tests.conftest import conv_net
 
 
@@ -33,6 +33,8 @@ def test_probe_measures_report_gran_and_its_regime_on_both_sets():
         assert abs(record[f"g_mean[{name}]"] - g.mean().item()) <= 1e-12 * g.abs().max().item()
         assert 0 < record[f"grad_g_mean[{name}]"] < 0.1  # ‖∇ₓg‖ < K on every region
     assert record["grad_f_max"] == n.max().item() and 0 <= record["trap_share[generated]"] <= 1
+    # PROBE_FIELDS, what the studies copy into their committed curves, names exactly the per-set measures logged
+    assert set(PROBE_FIELDS) == {key for key in record if "[" in key}
 
 
 def test_probe_measures_of_a_d_without_epsilon_leave_the_ratio_out():

@@ -26,13 +26,14 @@ from granlib.study.pipeline.plots import line_with_band
 from granlib.study.pipeline.results import load_rows
 from granlib.study.pipeline.row_store import RowSchema, RowStore
 from granlib.training.loop import PROBE_SIZE
+from granlib.training.probes import PROBE_FIELDS
 
 TRAIN_CURVES_FILE = "train_curves.jsonl"
 # What a point keeps of a run's row, and of the stats line it copies (granlib.training.probes, trainer's D step).
 CURVE_IDENTITY = ("profile", "method", "loss", "K", "seed", "ndf", "resolution", "iterations", "precision",
                   "git_commit")
-CURVE_FIELDS = ("d_real", "d_fake", "max_abs_d", "grad_f_mean", "grad_d_max", "g_mean[real]", "g_mean[generated]",
-                "grad_g_mean[real]", "grad_g_mean[generated]", "diversity[real]", "diversity[generated]")
+# D's batch values, the steepest slope and mean n over both probe sets, then every per-set measure (n, n²/ε, the trap)
+CURVE_FIELDS = ("d_real", "d_fake", "max_abs_d", "grad_f_mean", "grad_d_max", *PROBE_FIELDS)
 CURVE_POINTS = RowSchema(key=("profile", "method", "loss", "K", "seed", "iterations", "step"),
                          required=(*CURVE_IDENTITY, "step", *CURVE_FIELDS),
                          numeric=("K", "seed", "ndf", "resolution", "iterations", "step"))
