@@ -30,11 +30,12 @@ CLAIMS = {
            "memory", SU_REVIEW),
     "C3": ("g is discontinuous across linear regions: it jumps along segments between samples", SU_REVIEW),
     "C4": ("The 'equivalent' discriminator K·⟨∇f/‖∇f‖, x⟩ performs very poorly", SU_REVIEW),
-    # why GraN collapses at a narrow D: the candidate causes the regime map decides (results/ledger/regime/RULE.md)
-    "R1": ("GraN's collapse at narrow D is the flat-region trap", MAP),
-    "R2": ("GraN's collapse at narrow D is D's width alone, whatever GraN does", MAP),
-    "R3": ("GraN's collapse at narrow D is ε relative to D's scale (n²/ε)", MAP),
-    "R4": ("GraN's collapse at narrow D is D not escaping n² ≪ ε in its first 1 000 iterations", MAP),
+    # why GraN collapses at a narrow D: the candidate causes the regime map decides, numbered as RULE.md's causes 1–4
+    # (results/ledger/regime/RULE.md)
+    "R1": ("GraN's collapse at narrow D is D's width alone, whatever GraN does", MAP),
+    "R2": ("GraN's collapse at narrow D is ε relative to D's scale (n²/ε)", MAP),
+    "R3": ("GraN's collapse at narrow D is D not escaping n² ≪ ε in its first 1 000 iterations", MAP),
+    "R4": ("GraN's collapse at narrow D is the flat-region trap", MAP),
     # the floored form of ours (gran_floor), in the image studies where the map found it learning where GraN collapses
     "F1": ("The floored form of GraN (ours), R(max(n, √ε)), generates better than the paper's GraN at the same D width",
            MAP),

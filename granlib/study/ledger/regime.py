@@ -14,8 +14,8 @@ n = ‖∇ₓf‖, n²/ε, g and the trap share on fixed real and generated prob
 (:mod:`granlib.training.probes`). The rule that turns rows into a verdict on the cause is
 ``results/ledger/regime/RULE.md``, committed before the first row.
 
-Run ``python -m granlib.study.ledger.regime --profile smoke|map [--shard i/n] [--plan]``: trains what has no row
-yet (a run with a row is never trained again; an unfinished one resumes from its checkpoint), every cell of seed 0
+Run ``python -m granlib.study.ledger.regime --profile smoke|map|bf16_check [--shard i/n] [--plan]``: trains what has no
+row yet (a run with a row is never trained again; an unfinished one resumes from its checkpoint), every cell of seed 0
 first, then seed 1, …; ``--plan`` prints the runs, which have rows, and the time estimate; ``--collect`` copies the
 probe logs of every run with a row into ``probe_curves.jsonl`` beside the rows (run directories are not in git).
 """

@@ -19,7 +19,8 @@ PAPER_GRAN = ("w8", "w12", "w16", "w8-eps-matched")
 DEFAULT_GRAN = {8: "w8", 12: "w12", 16: "w16"}  # ε = 1e-4, by D width
 TRAP_FREE = {8: ("w8-floor", "w8-inverse"), 12: ("w12-floor", "w12-inverse")}
 WIDTH_8 = ("w8", "w8-eps-matched", "w8-scalefree", "w8-floor", "w8-inverse")
-LEDGER_CLAIMS = {"trap": "R1", "width": "R2", "epsilon": "R3", "escape": "R4"}  # granlib.study.ledger.claims
+# the ledger's claims (granlib.study.ledger.claims), numbered as RULE.md numbers the causes
+LEDGER_CLAIMS = {"width": "R1", "epsilon": "R2", "escape": "R3", "trap": "R4"}
 LEDGER_VERDICTS = {"not decided": "inconclusive"}  # the ledger's word for a cause the rule leaves open
 CAUSES = {
     "width": "width alone: D too narrow to learn, whatever GraN does",
@@ -31,10 +32,10 @@ CAUSES = {
 
 def run_outcomes(rows: pd.DataFrame) -> pd.DataFrame:
     """Per run: "collapsed", "learned", "unsettled" (its probes' collapse status changed in the last 1 000
-    iterations) or "diverged" (its loss became non-finite: no final generator), whether it was trapped before its
-    probes collapsed, trapped at the end, and escaped early."""
+    iterations) or "diverged" (its loss became non-finite: no final generator), whether it was trapped at or before the
+    log at which its probes collapsed, trapped at the end, and escaped early."""
     if not len(rows):
-        return pd.DataFrame(columns=["cell", "seed", "ndf", "outcome", "trapped_before_collapse", "trapped_final",
+        return pd.DataFrame(columns=["cell", "seed", "ndf", "outcome", "trapped_by_collapse", "trapped_final",
                                      "never_trapped", "escaped_early", "fd"])
     trapped, collapsed_at = rows.first_trapped_step, rows.first_probe_collapse_step
     diverged = rows.diverged_at.notna() if "diverged_at" in rows else pd.Series(False, index=rows.index)
@@ -42,7 +43,7 @@ def run_outcomes(rows: pd.DataFrame) -> pd.DataFrame:
                .where(rows.settled.fillna(False).astype(bool), "unsettled").where(~diverged, "diverged"))
     return pd.DataFrame({
         "cell": rows.cell, "seed": rows.seed, "ndf": rows.ndf, "outcome": outcome,
-        "trapped_before_collapse": trapped.notna() & collapsed_at.notna() & (trapped <= collapsed_at),
+        "trapped_by_collapse": trapped.notna() & collapsed_at.notna() & (trapped <= collapsed_at),
         "trapped_final": rows.trapped_final.fillna(False).astype(bool) & ~diverged, "never_trapped": trapped.isna(),
         "escaped_early": rows.first_escape_step.notna() & (rows.first_escape_step <= EARLY_ESCAPE), "fd": rows.fd,
     }).reset_index(drop=True)
@@ -122,16 +123,16 @@ def trap_verdict(runs: pd.DataFrame, cells: dict[str, str]) -> tuple[str, str]:
         return "contradicted", "; ".join(reasons)
     if _pending(cells, (*PAPER_GRAN, *[c for w in collapsing_widths for c in TRAP_FREE.get(w, ())])):
         return "pending", "cells the trap verdict reads still running"
-    a = bool(len(collapsed)) and collapsed.trapped_before_collapse.all()
+    a = bool(len(collapsed)) and collapsed.trapped_by_collapse.all()
     b = not learned.trapped_final.any()
     c = bool(collapsing_widths) and all(width in TRAP_FREE and all(cells.get(cell) == "learns"
                                                                    for cell in TRAP_FREE[width])
                                         for width in collapsing_widths)
     if a and b and c:
-        return "supported", ("every collapsed GraN run was trapped before it collapsed, no learning run is trapped "
-                             "at its end, and both trap-free forms learn where GraN collapses")
-    return "not decided", (f"(a) collapsed GraN runs trapped before collapsing: "
-                           f"{int(collapsed.trapped_before_collapse.sum())}/{len(collapsed)}; (b) learning runs "
+        return "supported", ("every collapsed GraN run was trapped by the log of its collapse, no learning run is "
+                             "trapped at its end, and both trap-free forms learn where GraN collapses")
+    return "not decided", (f"(a) collapsed GraN runs trapped at or before the log of their collapse: "
+                           f"{int(collapsed.trapped_by_collapse.sum())}/{len(collapsed)}; (b) learning runs "
                            f"trapped at the end: {int(learned.trapped_final.sum())}; (c) trap-free forms learn at "
                            f"every width where GraN collapses ({collapsing_widths or 'none'}): {c}")
 
@@ -155,7 +156,7 @@ def smallest_learning_width(rows: pd.DataFrame, seeds: int) -> int | None:
 def cell_table(rows: pd.DataFrame, cells: list, seeds: int) -> pd.DataFrame:
     """Per cell of the map, in the profile's order: its label, the seeds finished, collapsed and unsettled, the cell's
     outcome by the rule, FD (mean ± std), EMA-G's diversity as a share of the real images', and the runs trapped
-    before collapsing, trapped at the end and escaping n² ≪ ε by iteration 1 000."""
+    at or before the log at which their probes collapsed, trapped at the end and escaping n² ≪ ε by iteration 1 000."""
     runs, outcomes = run_outcomes(rows), cell_outcomes(rows, seeds)
     ratio = (rows.diversity_generated / rows.diversity_real) if len(rows) else pd.Series(dtype=float)
     lines = []
@@ -167,7 +168,7 @@ def cell_table(rows: pd.DataFrame, cells: list, seeds: int) -> pd.DataFrame:
                       "unsettled": int((part.outcome == "unsettled").sum()),
                       "outcome": outcomes.get(cell.name, "pending"), "FD": fd,
                       "diversity / real": round(float(ratio[mine].mean()), 3) if len(part) else None,
-                      "trapped before collapse": int(part.trapped_before_collapse.sum()),
+                      "trapped by collapse": int(part.trapped_by_collapse.sum()),
                       "trapped at the end": int(part.trapped_final.sum()),
                       "escaped by 1 000": int(part.escaped_early.sum())})
     return pd.DataFrame(lines)
@@ -219,6 +220,7 @@ def render_ledger(rows: pd.DataFrame, seeds: int, out_dir, smoke: bool) -> list:
     summary = (f"The regime map: {len(rows)} runs of GraND-GAN in {rows.cell.nunique() if len(rows) else 0} cells "
                f"({setting_of(rows)}); the rule is results/ledger/regime/{RULE_FILE}")
     rule = ("Each cause by RULE.md: a cell collapses (learns) when ≥ 2 of its 3 settled seeds collapsed (learned); "
-            "the causes' conditions on cells and runs as written there; 'not decided' is shown as inconclusive.")
+            "the causes' conditions on cells and runs as written there (R1–R4: its causes 1–4); 'not decided' is shown "
+            "as inconclusive.")
     return render(table, out_dir, smoke, seeds, title="Claims ledger — why GraN collapses at a narrow D",
                   summary=summary, name="ledger_regime", rule=rule)

@@ -1,5 +1,8 @@
+import re
+
 import pandas as pd
 
+from granlib.project import REPO_ROOT
 from granlib.study.ledger import regime_rule as rule
 from granlib.study.ledger.regime import Cell
 
@@ -83,9 +86,18 @@ def test_the_causes_enter_the_claims_ledger_as_r1_to_r4_labelled_with_the_maps_s
     rows = rows.assign(dataset="CIFAR-10 (JPEG-q75 copy)", ngf=64, iterations=5000, precision="fp32")
     table = rule.ledger_table(rows, 3, rule.setting_of(rows))
     assert list(table.claim) == ["R1", "R2", "R3", "R4"]
-    assert dict(zip(table.claim, table.verdict)) == {"R1": "contradicted", "R2": "pending", "R3": "pending",
-                                                     "R4": "pending"}
+    # numbered as RULE.md's causes: 1 width, 2 ε, 3 the escape, 4 the trap
+    assert dict(zip(table.claim, table.verdict)) == {"R1": "pending", "R2": "pending", "R3": "pending",
+                                                     "R4": "contradicted"}
     assert (table.setting == "CIFAR-10 (JPEG-q75 copy), G/D base widths 64/8, 5000 iterations, fp32").all()
-    assert table.statement[0] == "GraN's collapse at narrow D is the flat-region trap"
+    assert table.statement[3] == "GraN's collapse at narrow D is the flat-region trap"
     markdown, _ = rule.render_ledger(rows, 3, tmp_path, smoke=False)
     assert "| R1 " in markdown.read_text() and "G/D base widths 64/8" in markdown.read_text()
+
+
+def test_the_ledgers_cause_numbers_are_the_committed_rules():
+    text = (REPO_ROOT / "results" / "ledger" / "regime" / rule.RULE_FILE).read_text()
+    numbered = {title: int(number) for number, title in re.findall(r"^(\d)\. \*\*(.+?)\*\*", text, re.MULTILINE)}
+    titles = {"width": "Width alone", "epsilon": "ε relative to D's scale", "escape": "The escape from n² ≪ ε",
+              "trap": "The flat-region trap"}
+    assert {cause: f"R{numbered[title]}" for cause, title in titles.items()} == rule.LEDGER_CLAIMS

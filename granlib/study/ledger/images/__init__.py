@@ -1,14 +1,14 @@
 """The claims ledger at image scale: CIFAR-10 (the JPEG-q75 copy) with the standard CNN at a size a 2-core CPU trains
 far enough to learn, the paper's six methods at one budget, verdicts computed by a rule fixed before the runs.
 
-**Protocol** (profile ``cpu``): GraND-GAN, GraNC-GAN, SNGAN, WGAN-GP, GN-GAN and no normalisation, each normaliser at
-its default K, 5 seeds; GN-GAN's CNN settings (n_dis = 1, Adam 2e-4 (0, 0.9), linear decay to 0) on the standard CNN
-of the published code (N(0, 0.02) init) at G/D base widths 64/8, batch 32 for D and G, and the length the pilot
-chose (``pilot`` profile: none, SNGAN, GraND-GAN at 2 seeds with FD every 1 000 iterations; :func:`pilot_curves`).
-EMA-G with the published decay 0.999 from the first iteration: after n iterations the initial weights keep a share
-0.999ⁿ of EMA-G (< 1 % once n ≥ 4 603; :func:`ema_initial_share`).
-Profile ``regime16``: the same protocol, methods and length at D base width 16, the smallest width at which
-GraND-GAN learned in the regime map (:mod:`granlib.study.ledger.regime`).
+**Protocol** (profile ``cpu``): GraND-GAN, GraNC-GAN, SNGAN, WGAN-GP, GN-GAN and no normalisation, and the floored form
+of ours (``gran_floor``, R(max(n, √ε)); not the paper's), each normaliser at its default K, 5 seeds; GN-GAN's CNN
+settings (n_dis = 1, Adam 2e-4 (0, 0.9), linear decay to 0) on the standard CNN of the published code (N(0, 0.02) init)
+at G/D base widths 64/8, batch 32 for D and G, and the length the pilot chose (``pilot`` profile: none, SNGAN, GraND-GAN
+at 2 seeds with FD every 1 000 iterations; :func:`pilot_curves`). EMA-G with the published decay 0.999 from the first
+iteration: after n iterations the initial weights keep a share 0.999ⁿ of EMA-G (< 1 % once n ≥ 4 603;
+:func:`ema_initial_share`). Profile ``regime16``: the same protocol, methods and length at D base width 16, the smallest
+width at which GraND-GAN learned in the regime map (:mod:`granlib.study.ledger.regime`).
 
 **A row** per run: full provenance (:mod:`granlib.study.pipeline.results`), FD-EffNetLite0 (a proxy, never FID), IS
 and KID of EMA-G against held-out test images; the same FD of the raw G; for seed 0 of each method a second FD of
@@ -21,7 +21,8 @@ Each run's last sample grid is kept under ``samples/`` beside the rows.
 
 **Verdicts**: the bound claims by :data:`granlib.study.ledger.verdicts.RULE`; the FD comparisons (P4 ×4, C1 ×2; P7
 where the profile trains the ablation) as one family by :data:`granlib.study.ledger.verdicts.FAMILY_RULE` (Welch and
-Mann–Whitney, Holm-adjusted over the family).
+Mann–Whitney, Holm-adjusted over the family); the floored form of ours (``gran_floor``, where a profile trains it)
+against GraN and SNGAN (F1, F2) as a family of its own, so the paper's six keep theirs.
 
 Run ``python -m granlib.study.ledger.images --profile smoke|pilot|cpu|regime16|gpu [--shard i/n]`` (profiles:
 ``params/ledger/images.yaml``): trains what is missing
