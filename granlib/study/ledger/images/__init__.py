@@ -68,6 +68,7 @@ from granlib.study.ledger.images.protocol import (
     DATASET,
     METHODS,
     ROWS_FILE,
+    d_width,
     estimated,
     measured_runs,
     methods_of,
@@ -92,8 +93,8 @@ from granlib.study.ledger.images.report import (
     seed_table,
 )
 
-__all__ = ["COLLAPSE_RATIO", "DATASET", "IMAGE_RULE", "METHODS", "ROWS_FILE", "choose_length",
-           "collect_train_curves", "curves_path", "describe", "ema_initial_share", "estimated", "evaluate_claims",
+__all__ = ["COLLAPSE_RATIO", "DATASET", "IMAGE_RULE", "METHODS", "ROWS_FILE", "choose_length", "collect_train_curves",
+           "curves_path", "d_width", "describe", "ema_initial_share", "estimated", "evaluate_claims",
            "fd_figure", "fd_noise", "findings", "gap_figure", "grid_pixel_std", "group", "lipschitz_gap_ceiling",
            "load_train_curves", "measure_run", "measured_runs", "method_summary", "methods_of", "NoLengthError",
            "pilot_curves", "pilot_curves_path", "pilot_figure", "pixel_std", "plan", "profiles", "read_pilot_curves",

@@ -45,6 +45,11 @@ def rows_path(profile: str, root: Path | None = None, **where: str | Path) -> Pa
     return Path(study_params(profile, root, **where)["results_dir"]) / ROWS_FILE
 
 
+def d_width(profile: str) -> int:
+    """D's base width in ``profile``: its override, else the published CNN's."""
+    return profiles()[profile]["model_overrides"].get("ndf") or CNN_NDF
+
+
 def methods_of(profile: str) -> tuple[str, ...]:
     return profiles()[profile].get("methods", METHODS)
 
@@ -75,8 +80,7 @@ def estimated(profile: str, skipped: set[tuple[str, int]] = frozenset(), rows: p
     ``rows`` measured (default: the profile's committed rows), reference rates for kinds without one."""
     settings = profiles()[profile]
     overrides = settings["model_overrides"]
-    width, precision, noise_seeds = overrides.get("ndf") or CNN_NDF, overrides.get("precision"), \
-        settings.get("noise_seeds", ())
+    width, precision, noise_seeds = d_width(profile), overrides.get("precision"), settings.get("noise_seeds", ())
     runs = [PlannedCost(run_kind(settings["device"], method, width, precision), settings["iterations"],
                         # evaluated: the FD's samples of EMA-G and of G (again for a noise seed), the pixel spread's
                         settings["n_eval"] * (2 + (seed in noise_seeds)) + settings.get("pixel_images", 0))

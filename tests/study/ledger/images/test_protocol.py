@@ -1,6 +1,7 @@
 import pandas as pd
 import pytest
 
+from granlib.models.cnn import CNN_NDF
 from granlib.normalizers import default_K
 from granlib.project import REPO_ROOT
 from granlib.study.ledger.images import __main__ as images_cli
@@ -121,6 +122,10 @@ def test_the_plan_line_counts_the_committed_rows_and_estimates_what_is_left(caps
     assert first.startswith(f"regime16: 35 runs of 10000 iterations, {done} with a row already (nothing to train), "
                             f"{35 - done} to train")
     assert first.endswith("to train") if done == 35 else "; estimated " in first
+
+
+def test_d_width_is_the_profiles_override_or_the_published_width():
+    assert (protocol.d_width("cpu"), protocol.d_width("regime16"), protocol.d_width("gpu")) == (8, 16, CNN_NDF)
 
 
 def test_by_method_takes_the_given_order_then_the_others_as_they_appear():
