@@ -45,7 +45,7 @@ from granlib.study.pipeline.results import append_row, load_rows
 from granlib.study.pipeline.row_store import RowSchema, RowStore, study_lock
 from granlib.study.pipeline.study_cli import parse_study_args, show_plan, study_parser, train_shard
 from granlib.training.loop import NonFiniteLossError
-from granlib.training.probes import PROBE_SETS, sample_diversity
+from granlib.training.probes import PROBE_FIELDS, PROBE_SETS, sample_diversity
 from granlib.training.run_dir import load_ema_generator, saved_config
 
 TRAPPED_SHARE = 0.5  # a run is trapped at a log when either probe set's trap share exceeds one half (RULE.md)
@@ -204,9 +204,8 @@ def diverged_row(planned: PlannedRun, params: dict, cell: Cell, step: int) -> di
             "collapsed": None, **probe_summary(read_jsonl(planned.run_dir / "stats.jsonl"), step)}
 
 
-# One point of a probe curve: a map run's probe measures at one log, with the run's cell, protocol and commit.
-PROBE_FIELDS = tuple(f"{name}[{s}]" for s in PROBE_SETS for name in (
-    "n_median", "n2_over_eps_median", "g_mean", "f_abs_mean", "grad_g_mean", "trap_share", "diversity"))
+# One point of a probe curve: a map run's probe measures at one log (all of them, granlib.training.probes), with the
+# run's cell, protocol and commit.
 PROBE_IDENTITY = ("profile", "cell", "seed", "method", "loss", "K", "ndf", "eps", "iterations", "precision",
                   "git_commit")
 PROBE_POINTS = RowSchema(key=("profile", "cell", "seed", "iterations", "step"),
