@@ -27,8 +27,10 @@ def test_features_shape_and_batch_size_independence(extractor):
     large = torch.cat([extractor(chunk)[0] for chunk in images.split(64)])
     logits = extractor(images[:5])[1]
     assert large.shape == (70, 2048) and logits.shape == (5, 1008)
-    assert large.std() > 1e-3  # the calibrated stub gives O(1) features, so the comparison is meaningful
-    torch.testing.assert_close(small, large, rtol=1e-5, atol=1e-5)
+    assert large.std() > 0.1  # the calibrated stub gives O(1) features, so the comparison is meaningful
+    # float32 convolutions sum in an order that depends on the batch size and the thread count (about 1e-4 relative
+    # with one thread); a sample leaking into another's features would move them by O(std)
+    torch.testing.assert_close(small, large, rtol=1e-3, atol=1e-3)
 
 
 def test_uint8_and_unit_float_images_give_the_same_features(extractor):
