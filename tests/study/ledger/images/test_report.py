@@ -34,8 +34,13 @@ from .test_claims import synthetic_rows
 COMMITTED = REPO_ROOT / "results" / "ledger"
 
 
-def committed_rows() -> pd.DataFrame:
-    return load_rows(rows_path("cpu", REPO_ROOT), profile=row_profile("cpu"))
+def committed_rows(profile: str = "cpu") -> pd.DataFrame:
+    return load_rows(rows_path(profile, REPO_ROOT), profile=row_profile(profile))
+
+
+def finished(profile: str) -> bool:
+    """Every run the profile plans has its row (a study's ledger and figures are committed only then)."""
+    return len(committed_rows(profile)) == len(plan(profiles()[profile]["seeds"], methods_of(profile)))
 
 
 @pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
@@ -100,20 +105,23 @@ def test_fd_noise_compares_a_disjoint_sample_set_with_the_seed_spread():
     assert noise["spread_median"] == pytest.approx(pd.Series(range(5)).std())
 
 
-@pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
-def test_rendering_the_committed_rows_again_writes_the_same_bytes(tmp_path):
-    """What notebook 41 writes from the committed rows, rendered twice: the ledger's Markdown and HTML (the pandas
-    Styler's ids included) and its figures (PNG and SVG metadata) are byte-identical, and so is the committed
-    HTML."""
+@pytest.mark.parametrize("profile", ["cpu", "regime16"])
+def test_rendering_the_committed_rows_again_writes_the_same_bytes(profile, tmp_path):
+    """What notebook 41 writes from a finished study's committed rows, rendered twice: the ledger's Markdown and HTML
+    (the pandas Styler's ids included) and its figures (PNG and SVG metadata) are byte-identical, and so are the
+    committed Markdown and HTML."""
     from granlib.study.pipeline.plots import apply_theme
 
+    if not finished(profile):
+        pytest.skip(f"the {profile} study has runs without a row yet")
     apply_theme()
-    rows = committed_rows()
+    rows = committed_rows(profile)
     curves = read_pilot_curves()
     renders = []
     for attempt in ("first", "second"):
         out = tmp_path / attempt
-        written = render_ledger(evaluate_claims(rows, profiles()["cpu"]["min_n"], methods_of("cpu")), rows, "cpu", out)
+        claims = evaluate_claims(rows, profiles()[profile]["min_n"], methods_of(profile))
+        written = render_ledger(claims, rows, profile, out)
         for name, figure in (("fd", fd_figure(rows)), ("pilot", pilot_figure(curves, choose_length(curves)))):
             for suffix in ("png", "svg"):
                 figure.savefig(out / f"{name}.{suffix}")
@@ -122,7 +130,9 @@ def test_rendering_the_committed_rows_again_writes_the_same_bytes(tmp_path):
     assert renders[0].keys() == renders[1].keys() and len(renders[0]) == 6
     for name in renders[0]:
         assert renders[0][name] == renders[1][name], f"{name} differs between two renders"
-    assert renders[0]["ledger_images.html"] == (REPO_ROOT / "results" / "tables" / "ledger_images.html").read_bytes()
+    committed = REPO_ROOT / profiles()[profile]["tables_dir"]
+    for name in ("ledger_images.md", "ledger_images.html"):
+        assert renders[0][name] == (committed / name).read_bytes(), f"the committed {name} is not what its rows make"
 
 
 @pytest.mark.skipif(not len(committed_rows()), reason="no committed rows of the CPU study yet")
